@@ -1,0 +1,41 @@
+# The two commands of the quick start: `make book` and `make test`.
+# Both create the virtual environment .venv when it is missing and install into it.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JB     := $(BIN)/jupyter-book
+STRICT := -W -n --keep-going
+CHAPTERS := $(wildcard chapters/*.md)
+
+.PHONY: book test students notebooks clean
+
+$(STAMP): requirements.txt code/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+## book: execute every chapter and build the HTML into _build/html (strict)
+book: $(STAMP)
+	$(JB) build $(STRICT) .
+
+## test: the package's tests, the book's tests, nbval over every chapter notebook
+test: book students
+	$(BIN)/python -m pytest
+
+## students: the build without solutions that an instructor hands out, in _build/students/_build/html
+students: $(STAMP)
+	mkdir -p _build
+	$(BIN)/python _ext/students_config.py > _build/_config.students.yml
+	$(JB) build $(STRICT) --config _build/_config.students.yml --path-output _build/students .
+
+## notebooks: regenerate every chapter's paired .ipynb from its .md and execute it
+notebooks: $(STAMP)
+	cd chapters && for md in $(notdir $(CHAPTERS)); do \
+	  ../$(BIN)/jupytext --to ipynb "$$md" && \
+	  ../$(BIN)/jupyter-execute --inplace --timeout=600 "$${md%.md}.ipynb" || exit 1; done
+
+clean:
+	rm -rf _build

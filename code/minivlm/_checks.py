@@ -1,0 +1,55 @@
+"""Input checks shared by the package: each error says what was expected and what came."""
+
+from __future__ import annotations
+
+import torch
+
+
+def check_tensor(
+    t,
+    name: str,
+    dim: int | tuple[int, ...] | None = None,
+    min_dim: int | None = None,
+    last: int | None = None,
+    shape_doc: str | None = None,
+    floating: bool = True,
+) -> None:
+    """Raise TypeError/ValueError unless t is a (floating) tensor of the expected rank."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if floating and not t.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+    doc = f" {shape_doc}" if shape_doc else ""
+    if dim is not None:
+        dims = (dim,) if isinstance(dim, int) else dim
+        if t.dim() not in dims:
+            want = " or ".join(str(d) for d in dims)
+            raise ValueError(
+                f"{name} must be {want}-D{doc}, got shape {tuple(t.shape)}"
+            )
+    if min_dim is not None and t.dim() < min_dim:
+        raise ValueError(
+            f"{name} must have at least {min_dim} dimensions{doc}, got shape {tuple(t.shape)}"
+        )
+    if last is not None and t.shape[-1] != last:
+        raise ValueError(
+            f"{name} must have last dimension {last}{doc}, got shape {tuple(t.shape)}"
+        )
+
+
+def pair(value, name: str, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each at least `minimum`, as a pair."""
+    items = (value, value) if isinstance(value, int) else value
+    ok = (
+        isinstance(items, (tuple, list))
+        and len(items) == 2
+        and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+            for v in items
+        )
+    )
+    if not ok:
+        raise ValueError(
+            f"{name} must be an int >= {minimum} or a pair of them, got {value!r}"
+        )
+    return int(items[0]), int(items[1])

@@ -1,0 +1,191 @@
+"""Scaled dot-product attention and multi-head attention, from the formulas.
+
+    Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V                (Vaswani et al., 2017)
+    MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W_O,
+        head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V)
+
+Masks are boolean and True means "may attend", the convention of
+torch.nn.functional.scaled_dot_product_attention. torch.nn.MultiheadAttention uses the
+opposite convention (True means "blocked"); MultiHeadAttention.from_torch copies weights,
+not masks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ._checks import check_tensor
+
+
+def _check_mask(
+    mask: torch.Tensor, n_q: int, n_k: int, batch_shape: torch.Size
+) -> None:
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise TypeError(f"mask must be a boolean tensor (True = may attend), got {got}")
+    if mask.dim() < 2 or mask.shape[-2:] not in {
+        (n_q, n_k),
+        (1, n_k),
+        (n_q, 1),
+        (1, 1),
+    }:
+        raise ValueError(
+            f"mask must end in (n_q, n_k) = ({n_q}, {n_k}) or broadcast to it, "
+            f"got shape {tuple(mask.shape)}"
+        )
+    try:
+        torch.broadcast_shapes(mask.shape[:-2], batch_shape)
+    except RuntimeError:
+        raise ValueError(
+            f"mask batch dimensions {tuple(mask.shape[:-2])} do not broadcast "
+            f"to the batch dimensions {tuple(batch_shape)} of q, k, v"
+        ) from None
+
+
+def scaled_dot_product_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    scale: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(q k^T / sqrt(d_k)) v, returning (output, weights).
+
+    q: (..., n_q, d_k), k: (..., n_k, d_k), v: (..., n_k, d_v); leading dimensions
+    broadcast. mask: boolean, broadcastable to (..., n_q, n_k), True = may attend.
+    scale defaults to 1/sqrt(d_k); scale=1.0 gives the unscaled attention.
+    Returns output (..., n_q, d_v) and weights (..., n_q, n_k), whose rows sum to 1.
+    """
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        check_tensor(t, name, min_dim=2)
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(
+            f"q and k must share d_k (last dimension), "
+            f"got q {tuple(q.shape)} and k {tuple(k.shape)}"
+        )
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"k and v must hold the same number of positions n_k, got k {tuple(k.shape)} "
+            f"and v {tuple(v.shape)}"
+        )
+    try:
+        batch_shape = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise ValueError(
+            f"the batch dimensions of q {tuple(q.shape)}, k {tuple(k.shape)} and "
+            f"v {tuple(v.shape)} do not broadcast"
+        ) from None
+    d_k = q.shape[-1]
+    if scale is None:
+        scale = 1.0 / math.sqrt(d_k)
+
+    scores = (q @ k.transpose(-2, -1)) * scale  # (..., n_q, n_k)
+    if mask is not None:
+        _check_mask(mask, q.shape[-2], k.shape[-2], batch_shape)
+        # -inf before the softmax gives exactly zero weight to the blocked keys
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = scores.softmax(dim=-1)  # normalise over the keys: each row sums to 1
+    return weights @ v, weights
+
+
+class MultiHeadAttention(nn.Module):
+    """h heads of width d_k = d_model / h, then the output projection W_O.
+
+    forward(query, key=None, value=None, mask=None, need_weights=True) returns
+    (output, weights): output (B, n_q, d_model), weights (B, h, n_q, n_k) or None.
+    Without key and value it is self-attention. With need_weights=False it calls PyTorch's
+    fused kernel, which gives the same output without materialising the weights.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, bias: bool = True):
+        super().__init__()
+        for name, value in (("d_model", d_model), ("n_heads", n_heads)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if d_model % n_heads != 0:
+            raise ValueError(
+                f"d_model must be divisible by n_heads, got d_model={d_model} and n_heads={n_heads}"
+            )
+        self.d_model, self.n_heads, self.d_k = d_model, n_heads, d_model // n_heads
+        # W_i^Q for all heads side by side: one (d_model, d_model) map, split into h heads
+        self.W_Q = nn.Linear(d_model, d_model, bias=bias)
+        self.W_K = nn.Linear(d_model, d_model, bias=bias)
+        self.W_V = nn.Linear(d_model, d_model, bias=bias)
+        self.W_O = nn.Linear(d_model, d_model, bias=bias)
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        B, n, _ = x.shape
+        return x.view(B, n, self.n_heads, self.d_k).transpose(
+            1, 2
+        )  # (B, n, d) -> (B, h, n, d_k)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor | None = None,
+        value: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        need_weights: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        key = query if key is None else key
+        value = key if value is None else value
+        for name, t in (("query", query), ("key", key), ("value", value)):
+            check_tensor(t, name, dim=3, last=self.d_model, shape_doc="(B, n, d_model)")
+        if key.shape[:2] != value.shape[:2] or query.shape[0] != key.shape[0]:
+            raise ValueError(
+                f"query (B, n_q, d), key and value (B, n_k, d) must agree on B and n_k, got "
+                f"{tuple(query.shape)}, {tuple(key.shape)} and {tuple(value.shape)}"
+            )
+        q = self._split_heads(self.W_Q(query))  # (B, h, n_q, d_k)
+        k = self._split_heads(self.W_K(key))  # (B, h, n_k, d_k)
+        v = self._split_heads(self.W_V(value))  # (B, h, n_k, d_k)
+        if need_weights:
+            heads, weights = scaled_dot_product_attention(q, k, v, mask)
+        else:
+            if mask is not None:
+                _check_mask(mask, q.shape[-2], k.shape[-2], q.shape[:-2])
+            heads, weights = (
+                F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
+                None,
+            )
+        B, _, n_q, _ = heads.shape
+        concat = heads.transpose(1, 2).reshape(
+            B, n_q, self.d_model
+        )  # (B, h, n_q, d_k) -> (B, n_q, h*d_k)
+        return self.W_O(concat), weights
+
+    @classmethod
+    def from_torch(cls, mha: nn.MultiheadAttention) -> "MultiHeadAttention":
+        """Copy the weights of a torch.nn.MultiheadAttention (batch_first or not)."""
+        if not isinstance(mha, nn.MultiheadAttention):
+            raise TypeError(
+                f"expected a torch.nn.MultiheadAttention, got {type(mha).__name__}"
+            )
+        if not mha._qkv_same_embed_dim or mha.bias_k is not None or mha.add_zero_attn:
+            raise ValueError(
+                "from_torch supports nn.MultiheadAttention with kdim = vdim = embed_dim, "
+                "add_bias_kv=False and add_zero_attn=False; got "
+                f"embed_dim={mha.embed_dim}, kdim={mha.kdim}, vdim={mha.vdim}, "
+                f"add_bias_kv={mha.bias_k is not None}, add_zero_attn={mha.add_zero_attn}"
+            )
+        bias = mha.in_proj_bias is not None
+        w = mha.in_proj_weight
+        # in the source's dtype before copying: a float32 detour would round float64 weights
+        ours = cls(mha.embed_dim, mha.num_heads, bias=bias).to(
+            device=w.device, dtype=w.dtype
+        )
+        d = mha.embed_dim
+        with torch.no_grad():
+            # PyTorch stacks W_Q, W_K, W_V into one (3d, d) matrix, in that order
+            for i, lin in enumerate((ours.W_Q, ours.W_K, ours.W_V)):
+                lin.weight.copy_(mha.in_proj_weight[i * d : (i + 1) * d])
+                if bias:
+                    lin.bias.copy_(mha.in_proj_bias[i * d : (i + 1) * d])
+            ours.W_O.weight.copy_(mha.out_proj.weight)
+            if bias:
+                ours.W_O.bias.copy_(mha.out_proj.bias)
+        return ours

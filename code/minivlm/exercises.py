@@ -1,0 +1,298 @@
+"""Checkers for the book's exercises.
+
+Each checker calls the student's function on a few fixed cases, compares it with the
+package's reference and, when they differ, tries the usual mistakes one by one so that
+it can say which one was made. It prints one line and returns a CheckResult, which is
+truthy when the solution is right.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from . import attention, cnn, positional
+
+
+@dataclass
+class CheckResult:
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return f"CheckResult(passed={self.passed})"
+
+    def __str__(self) -> str:
+        return ("correct: " if self.passed else "not yet: ") + self.message
+
+
+def _report(passed: bool, message: str) -> CheckResult:
+    result = CheckResult(passed, message)
+    print(result)
+    return result
+
+
+def _as_output(value):
+    """Accept a tensor, or a tuple whose first element is the tensor (output, weights)."""
+    return value[0] if isinstance(value, (tuple, list)) and value else value
+
+
+def _compare(
+    name: str,
+    call: Callable[[], object],
+    expected: torch.Tensor,
+    mistakes: dict[str, torch.Tensor],
+    atol: float = 1e-4,
+) -> str | None:
+    """None when call() returns expected; otherwise what went wrong, in words."""
+    try:
+        got = _as_output(call())
+    except Exception as error:  # the student's code failed: say how
+        return f"{name} raised {type(error).__name__}: {error}"
+    if not isinstance(got, torch.Tensor):
+        return f"{name} should return a torch.Tensor, got {type(got).__name__}"
+    got = got.detach().to(expected.dtype)
+    if got.shape != expected.shape:
+        # some mistakes change the shape (overlapping pooling windows): name them first
+        for hint, wrong in mistakes.items():
+            if wrong.shape == got.shape and torch.allclose(got, wrong, atol=atol):
+                return f"{name}: {hint}"
+        return f"{name} returned shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+    if torch.allclose(got, expected, atol=atol):
+        return None
+    for hint, wrong in mistakes.items():
+        if wrong.shape == got.shape and torch.allclose(got, wrong, atol=atol):
+            return f"{name}: {hint}"
+    error = (got - expected).abs().max().item()
+    return (
+        f"{name} returned the right shape but wrong values (largest error {error:.3g})"
+    )
+
+
+def _run(
+    label: str, cases: list[tuple[str, Callable, torch.Tensor, dict]]
+) -> CheckResult:
+    for name, call, expected, mistakes in cases:
+        problem = _compare(name, call, expected, mistakes)
+        if problem:
+            return _report(False, problem)
+    return _report(True, f"{label} agrees with the reference on {len(cases)} cases")
+
+
+# Chapter 1: convolutional networks -------------------------------------------------
+
+
+def check_conv2d(conv2d: Callable) -> CheckResult:
+    """conv2d(x, weight, bias=None, stride=1, padding=0) as the layer formula, no activation."""
+    g = torch.Generator().manual_seed(0)
+    cases = []
+    for stride, padding in ((1, 0), (1, 1), (2, 1), (3, 2)):
+        x = torch.randn(2, 3, 9, 11, generator=g)
+        w = torch.randn(4, 3, 3, 2, generator=g)
+        b = torch.randn(4, generator=g)
+        F = torch.nn.functional
+        mistakes = {
+            "the kernel is flipped: that is the true convolution; the layer formula "
+            "W[m, n] X[i + m, j + n] is a cross-correlation": F.conv2d(
+                x, w.flip(-2, -1), b, stride, padding
+            ),
+            "the bias b_d is missing": F.conv2d(x, w, None, stride, padding),
+        }
+        cases.append(
+            (
+                f"conv2d with stride={stride}, padding={padding}",
+                lambda x=x, w=w, b=b, s=stride, p=padding: conv2d(
+                    x, w, b, stride=s, padding=p
+                ),
+                F.conv2d(x, w, b, stride, padding),
+                mistakes,
+            )
+        )
+    return _run("conv2d", cases)
+
+
+def check_max_pool2d(max_pool2d: Callable) -> CheckResult:
+    """max_pool2d(x, p): max over non-overlapping p x p windows."""
+    g = torch.Generator().manual_seed(1)
+    F = torch.nn.functional
+    cases = []
+    for p, side in ((2, 8), (3, 10), (2, 7)):
+        x = torch.randn(2, 3, side, side + 1, generator=g)
+        mistakes = {
+            "this is average pooling; the formula takes the max": F.avg_pool2d(x, p),
+            "the windows overlap (stride 1); they should move by p": F.max_pool2d(
+                x, p, stride=1
+            ),
+        }
+        cases.append(
+            (
+                f"max_pool2d with p={p} on a {side}x{side + 1} input",
+                lambda x=x, p=p: max_pool2d(x, p),
+                F.max_pool2d(x, p),
+                mistakes,
+            )
+        )
+    return _run("max_pool2d", cases)
+
+
+def check_receptive_field(receptive_field: Callable) -> CheckResult:
+    """receptive_field(kernel_sizes, strides) -> the receptive field of the last layer."""
+    stacks = [
+        ([3, 3, 3], [1, 1, 1]),
+        ([7, 3, 3, 3], [2, 2, 1, 1]),
+        ([3, 2, 3, 2, 3], [1, 2, 1, 2, 1]),
+    ]
+    for kernels, strides in stacks:
+        expected = cnn.receptive_field(
+            [cnn.Layer(k, s) for k, s in zip(kernels, strides)]
+        )[-1]
+        try:
+            got = receptive_field(kernels, strides)
+        except Exception as error:
+            return _report(
+                False, f"receptive_field raised {type(error).__name__}: {error}"
+            )
+        if isinstance(got, torch.Tensor):
+            if got.numel() != 1:
+                return _report(
+                    False,
+                    f"receptive_field should return one number, got a tensor of shape "
+                    f"{tuple(got.shape)}",
+                )
+            got = got.item()
+        if got == expected:
+            continue
+        without_jumps = 1 + sum(k - 1 for k in kernels)
+        hint = ""
+        if got == without_jumps:
+            hint = ": each layer adds (k - 1) times the jump, the product of the strides before it"
+        return _report(
+            False,
+            f"kernels {kernels}, strides {strides}: got {got}, expected {expected}{hint}",
+        )
+    return _report(
+        True, f"receptive_field agrees with the reference on {len(stacks)} stacks"
+    )
+
+
+# Chapter 2: attention and transformers ---------------------------------------------
+
+
+def check_attention(attention_fn: Callable) -> CheckResult:
+    """attention_fn(q, k, v, mask=None) -> output, or (output, weights)."""
+    g = torch.Generator().manual_seed(2)
+    sdpa = attention.scaled_dot_product_attention
+    cases = []
+    for use_mask in (False, True):
+        q, k, v = (
+            torch.randn(2, 5, 16, generator=g),
+            torch.randn(2, 7, 16, generator=g),
+            torch.randn(2, 7, 3, generator=g),
+        )
+        mask = (torch.rand(5, 7, generator=g) > 0.4) if use_mask else None
+        if mask is not None:
+            # key 0 always allowed and key 1 always blocked: no row of the mask or of its
+            # inverse is empty, so no softmax sees only -inf
+            mask[:, 0], mask[:, 1] = True, False
+        d_k = q.shape[-1]
+        mistakes = {
+            "the scores are not divided by sqrt(d_k)": sdpa(q, k, v, mask, scale=1.0)[
+                0
+            ],
+            "the scores are divided by d_k; divide by sqrt(d_k)": sdpa(
+                q, k, v, mask, scale=1.0 / d_k
+            )[0],
+        }
+        if mask is None:
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(d_k)
+            mistakes[
+                "the softmax runs over the queries (dim=-2); each query's weights over "
+                "the keys (dim=-1) must sum to 1"
+            ] = scores.softmax(dim=-2) @ v
+            call = lambda q=q, k=k, v=v: attention_fn(q, k, v)
+        else:
+            mistakes["the mask is ignored: blocked keys must get weight 0"] = sdpa(
+                q, k, v
+            )[0]
+            mistakes["the mask is inverted: True means 'may attend'"] = sdpa(
+                q, k, v, ~mask
+            )[0]
+            call = lambda q=q, k=k, v=v, mask=mask: attention_fn(q, k, v, mask=mask)
+        cases.append(
+            (
+                f"attention {'with' if use_mask else 'without'} a mask",
+                call,
+                sdpa(q, k, v, mask)[0],
+                mistakes,
+            )
+        )
+    return _run("attention", cases)
+
+
+def check_sinusoidal(sinusoidal: Callable) -> CheckResult:
+    """sinusoidal(n_positions, d_model) -> the (n_positions, d_model) encoding table."""
+    cases = []
+    for n, d in ((12, 8), (50, 32)):
+        pe = positional.sinusoidal(n, d, dtype=torch.float64)
+        swapped = torch.stack([pe[:, 1::2], pe[:, 0::2]], dim=-1).reshape(
+            n, d
+        )  # (n, d/2, 2) -> (n, d)
+        pos = torch.arange(n, dtype=torch.float64)[:, None]
+        w_by_dim = 10000.0 ** (
+            -torch.arange(0, d // 2, dtype=torch.float64) / d
+        )  # 10000^(i/d): i not doubled
+        by_dim = torch.stack(
+            [torch.sin(pos * w_by_dim), torch.cos(pos * w_by_dim)], dim=-1
+        ).reshape(n, d)
+        halves = torch.cat([pe[:, 0::2], pe[:, 1::2]], dim=-1)
+        mistakes = {
+            "sin and cos are swapped: even dimensions 2i hold the sine": swapped,
+            "the exponent should be 2i/d, with i the index of the sin/cos pair": by_dim,
+            "sines fill the first half and cosines the second; the formula interleaves them "
+            "(sine at 2i, cosine at 2i + 1)": halves,
+        }
+        cases.append(
+            (f"sinusoidal({n}, {d})", lambda n=n, d=d: sinusoidal(n, d), pe, mistakes)
+        )
+    return _run("sinusoidal", cases)
+
+
+def check_causal_mask(causal_mask: Callable) -> CheckResult:
+    """causal_mask(n) -> a boolean (n, n) mask, True where query i may attend to key j."""
+    # n = 1 last: there an inverted mask and a missing diagonal are the same [[False]]
+    for n in (4, 7, 1):
+        expected = torch.ones(n, n, dtype=torch.bool).tril()
+        try:
+            got = causal_mask(n)
+        except Exception as error:
+            return _report(
+                False, f"causal_mask({n}) raised {type(error).__name__}: {error}"
+            )
+        if not isinstance(got, torch.Tensor) or got.dtype != torch.bool:
+            what = got.dtype if isinstance(got, torch.Tensor) else type(got).__name__
+            return _report(
+                False, f"causal_mask({n}) should be a boolean tensor, got {what}"
+            )
+        if got.shape != (n, n):
+            return _report(
+                False,
+                f"causal_mask({n}) returned shape {tuple(got.shape)}, expected ({n}, {n})",
+            )
+        if torch.equal(got, expected):
+            continue
+        if torch.equal(got, expected.T):
+            hint = "it lets each token see the future, not the past: keep j <= i (lower triangle)"
+        elif torch.equal(got, expected & ~torch.eye(n, dtype=torch.bool)):
+            hint = "a token must be allowed to attend to itself (the diagonal is True)"
+        elif torch.equal(got, ~expected):
+            hint = "True must mean 'may attend', not 'blocked'"
+        else:
+            hint = "True exactly where key j <= query i"
+        return _report(False, f"causal_mask({n}) is wrong: {hint}")
+    return _report(True, "causal_mask agrees with the reference on 3 sizes")

@@ -1,0 +1,79 @@
+"""Plotting and page helpers shared by the chapters."""
+
+from __future__ import annotations
+
+import inspect
+
+import matplotlib.pyplot as plt
+
+
+def setup() -> None:
+    """One look for every figure of the book."""
+    plt.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 110,
+            "figure.figsize": (6.4, 3.6),
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "image.cmap": "viridis",
+            "font.size": 10,
+        }
+    )
+
+
+def show_source(obj):
+    """Display the package's own source of a function or class, syntax-highlighted.
+
+    The book shows the code that runs, never a copy of it, so page and package cannot drift.
+    """
+    from IPython.display import Code
+
+    return Code(inspect.getsource(obj), language="python")
+
+
+def glue(name: str, value, display: bool = False):
+    """myst_nb.glue where the book is built, so the prose can quote the value; a no-op
+    elsewhere (Colab), where the cells print what the prose quotes."""
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return
+    _glue(name, value, display=display)
+
+
+def heatmap(
+    ax,
+    matrix,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    cmap: str = "viridis",
+    colorbar: bool = True,
+    **kwargs,
+):
+    """imshow of a 2-D tensor or array with labels and an optional colour bar."""
+    data = matrix.detach().cpu().numpy() if hasattr(matrix, "detach") else matrix
+    im = ax.imshow(data, cmap=cmap, **kwargs)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(False)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return im
+
+
+def show_image(ax, image, title: str = ""):
+    """Show a (3, H, W) or (1, H, W) tensor in [0, 1] without axes."""
+    data = image.detach().cpu()
+    if data.dim() == 3 and data.shape[0] == 1:
+        ax.imshow(data[0].numpy(), cmap="gray")
+    else:
+        ax.imshow(
+            data.permute(1, 2, 0).clamp(0, 1).numpy()
+        )  # (C, H, W) -> (H, W, C) for imshow
+    ax.set_title(title)
+    ax.axis("off")

@@ -1,0 +1,108 @@
+"""The built book, as a reader gets it: `make book` (and `make students`) must run first."""
+
+import re
+from pathlib import Path
+
+import pybtex.database
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+STUDENTS = ROOT / "_build" / "students" / "_build" / "html"
+REPO = "vlm-foundations/vlm-foundations-book"
+
+
+def toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+def page(html_root, name):
+    path = html_root / f"{name}.html"
+    if not path.exists():
+        pytest.fail(f"{path.relative_to(ROOT)} is missing: run `make book` (and `make students`) first")
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def main_text(soup):
+    return soup.select_one("main, article, div.bd-article").get_text(" ")
+
+
+def cited_keys():
+    keys = set()
+    for source in [ROOT / "intro.md", *sorted((ROOT / "chapters").glob("*.md"))]:
+        for group in re.findall(r"\{cite(?::[pt])?\}`([^`]+)`", source.read_text()):
+            keys.update(k.strip() for k in group.split(","))
+    return keys
+
+
+@pytest.mark.parametrize("name", toc_files())
+def test_every_toc_page_is_built(name):
+    soup = page(HTML, name)
+    assert soup.title and soup.title.get_text().strip()
+
+
+@pytest.mark.parametrize("name", toc_files())
+def test_no_unresolved_roles_or_errors(name):
+    soup = page(HTML, name)
+    text = main_text(soup)
+    for raw in ("{cite}", "{glue:", "{glue}", "{doc}", "{ref}", "{math}", "{exercise}", "{solution"):
+        assert raw not in text, f"{name}: unrendered {raw} left in the page"
+    assert not soup.select(".output.traceback, .output.error, div.cell_output .traceback"), f"{name}: a cell shows an error"
+    assert not soup.select(".output.stderr"), f"{name}: a cell wrote to stderr"
+    assert "Traceback (most recent call last)" not in text
+    assert not soup.select(".problematic, .system-message"), f"{name}: docutils left a problem marker"
+
+
+def test_bibliography_renders_every_cited_key():
+    entries = pybtex.database.parse_file(str(ROOT / "references.bib")).entries
+    text = " ".join(main_text(page(HTML, "references")).split()).lower()
+    keys = cited_keys()
+    assert len(keys) >= 6
+    unknown = sorted(keys - set(entries))
+    assert not unknown, f"cited but not in references.bib: {unknown}"
+    for key in sorted(keys):
+        title = " ".join(entries[key].fields["title"].replace("{", "").replace("}", "").split())
+        assert title.lower() in text, f"{key}: its title {title!r} is not in the rendered bibliography"
+
+
+@pytest.mark.parametrize("name", [n for n in toc_files() if n.startswith("chapters/")])
+def test_citations_link_to_the_bibliography(name):
+    soup = page(HTML, name)
+    links = [a["href"] for a in soup.select("a[href*='references.html#']")]
+    assert links, f"{name} cites nothing"
+    targets = {tag.get("id") for tag in page(HTML, "references").select("[id]")}
+    broken = [href for href in links if href.split("#", 1)[1] not in targets]
+    assert not broken, f"{name}: citation links to nowhere: {broken}"
+
+
+@pytest.mark.parametrize("name", [n for n in toc_files() if n.startswith("chapters/")])
+def test_chapter_has_colab_button_exercises_and_solutions(name):
+    soup = page(HTML, name)
+    colab = [a["href"] for a in soup.select("a[href*='colab.research.google.com']")]
+    assert colab == [f"https://colab.research.google.com/github/{REPO}/blob/main/{name}.ipynb"], colab
+    assert (ROOT / f"{name}.ipynb").exists()
+    assert len(soup.select("div.exercise")) >= 3, f"{name}: fewer than three exercises"
+    solutions = soup.select("div.solution")
+    assert solutions and all("dropdown" in s.get("class", []) for s in solutions), "solutions are drop-downs"
+
+
+@pytest.mark.parametrize("name", [n for n in toc_files() if n.startswith("chapters/")])
+def test_students_build_has_exercises_and_no_solutions(name):
+    soup = page(STUDENTS, name)
+    assert len(soup.select("div.exercise")) >= 3
+    assert not soup.select("div.solution"), f"{name}: the students' build still shows a solution"
+    text = main_text(soup)
+    assert "def my_" not in text, f"{name}: solution code leaked into the students' build"
+
+
+def test_glued_numbers_are_rendered():
+    soup = page(HTML, "chapters/attention")
+    text = main_text(soup)
+    # the permutation-equivariance error is glued into the prose as a number
+    assert re.search(r"outputs to\s+\d\.\de-\d\d", text), "glued numbers missing from the prose"
