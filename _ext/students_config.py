@@ -12,6 +12,8 @@ import yaml
 root = Path(__file__).resolve().parents[1]
 config = yaml.safe_load((root / "_config.yml").read_text())
 config["sphinx"]["config"]["students_build"] = True
-config["sphinx"]["local_extensions"] = {"students": str(root / "_ext")}
+config["sphinx"]["local_extensions"] = {
+    name: str(root / path) for name, path in config["sphinx"]["local_extensions"].items()
+}
 config["execute"]["cache"] = str(root / config["execute"]["cache"])
 yaml.safe_dump(config, sys.stdout, sort_keys=False)

@@ -315,7 +315,7 @@ def test_max_pool2d_errors():
     for bad in (0, -1, 2.0, True, None, (2, 2)):
         with pytest.raises(
             ValueError,
-            match=rf"kernel_size must be a positive int, got {re.escape(repr(bad))}",
+            match=rf"kernel_size must be a positive integer, got {re.escape(repr(bad))}",
         ):
             max_pool2d(x, bad)
     with pytest.raises(

@@ -24,17 +24,24 @@ def check_tensor(
         dims = (dim,) if isinstance(dim, int) else dim
         if t.dim() not in dims:
             want = " or ".join(str(d) for d in dims)
-            raise ValueError(
-                f"{name} must be {want}-D{doc}, got shape {tuple(t.shape)}"
-            )
+            raise ValueError(f"{name} must be {want}-D{doc}, got shape {tuple(t.shape)}")
     if min_dim is not None and t.dim() < min_dim:
         raise ValueError(
             f"{name} must have at least {min_dim} dimensions{doc}, got shape {tuple(t.shape)}"
         )
     if last is not None and t.shape[-1] != last:
-        raise ValueError(
-            f"{name} must have last dimension {last}{doc}, got shape {tuple(t.shape)}"
-        )
+        raise ValueError(f"{name} must have last dimension {last}{doc}, got shape {tuple(t.shape)}")
+
+
+def is_int(value, minimum: int) -> bool:
+    """An int (not a bool, which Python counts as one) of at least `minimum`."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def check_int(value, name: str, minimum: int = 1) -> None:
+    if not is_int(value, minimum):
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
 
 
 def pair(value, name: str, minimum: int) -> tuple[int, int]:
@@ -43,13 +50,8 @@ def pair(value, name: str, minimum: int) -> tuple[int, int]:
     ok = (
         isinstance(items, (tuple, list))
         and len(items) == 2
-        and all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= minimum
-            for v in items
-        )
+        and all(is_int(v, minimum) for v in items)
     )
     if not ok:
-        raise ValueError(
-            f"{name} must be an int >= {minimum} or a pair of them, got {value!r}"
-        )
+        raise ValueError(f"{name} must be an int >= {minimum} or a pair of them, got {value!r}")
     return int(items[0]), int(items[1])

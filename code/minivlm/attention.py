@@ -18,12 +18,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._checks import check_tensor
+from ._checks import check_int, check_tensor
 
 
-def _check_mask(
-    mask: torch.Tensor, n_q: int, n_k: int, batch_shape: torch.Size
-) -> None:
+def _check_mask(mask: torch.Tensor, n_q: int, n_k: int, batch_shape: torch.Size) -> None:
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
         got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
         raise TypeError(f"mask must be a boolean tensor (True = may attend), got {got}")
@@ -103,9 +101,8 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, bias: bool = True):
         super().__init__()
-        for name, value in (("d_model", d_model), ("n_heads", n_heads)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_int(d_model, "d_model")
+        check_int(n_heads, "n_heads")
         if d_model % n_heads != 0:
             raise ValueError(
                 f"d_model must be divisible by n_heads, got d_model={d_model} and n_heads={n_heads}"
@@ -119,9 +116,7 @@ class MultiHeadAttention(nn.Module):
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
         B, n, _ = x.shape
-        return x.view(B, n, self.n_heads, self.d_k).transpose(
-            1, 2
-        )  # (B, n, d) -> (B, h, n, d_k)
+        return x.view(B, n, self.n_heads, self.d_k).transpose(1, 2)  # (B, n, d) -> (B, h, n, d_k)
 
     def forward(
         self,
@@ -162,9 +157,7 @@ class MultiHeadAttention(nn.Module):
     def from_torch(cls, mha: nn.MultiheadAttention) -> "MultiHeadAttention":
         """Copy the weights of a torch.nn.MultiheadAttention (batch_first or not)."""
         if not isinstance(mha, nn.MultiheadAttention):
-            raise TypeError(
-                f"expected a torch.nn.MultiheadAttention, got {type(mha).__name__}"
-            )
+            raise TypeError(f"expected a torch.nn.MultiheadAttention, got {type(mha).__name__}")
         if not mha._qkv_same_embed_dim or mha.bias_k is not None or mha.add_zero_attn:
             raise ValueError(
                 "from_torch supports nn.MultiheadAttention with kdim = vdim = embed_dim, "
@@ -175,9 +168,7 @@ class MultiHeadAttention(nn.Module):
         bias = mha.in_proj_bias is not None
         w = mha.in_proj_weight
         # in the source's dtype before copying: a float32 detour would round float64 weights
-        ours = cls(mha.embed_dim, mha.num_heads, bias=bias).to(
-            device=w.device, dtype=w.dtype
-        )
+        ours = cls(mha.embed_dim, mha.num_heads, bias=bias).to(device=w.device, dtype=w.dtype)
         d = mha.embed_dim
         with torch.no_grad():
             # PyTorch stacks W_Q, W_K, W_V into one (3d, d) matrix, in that order

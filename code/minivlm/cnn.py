@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import check_tensor, pair
+from ._checks import check_int, check_tensor, is_int, pair
 
 
 def convolve2d(f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -73,15 +73,11 @@ def conv2d(
             )
     s_h, s_w = pair(stride, "stride", 1)
     p_h, p_w = pair(padding, "padding", 0)
-    x = torch.nn.functional.pad(
-        x, (p_w, p_w, p_h, p_h)
-    )  # zero padding on all four sides
+    x = torch.nn.functional.pad(x, (p_w, p_w, p_h, p_h))  # zero padding on all four sides
     H, W = x.shape[-2:]
     H_out, W_out = output_size(H, k_h, s_h), output_size(W, k_w, s_w)
     if H_out < 1 or W_out < 1:
-        raise ValueError(
-            f"the {k_h}x{k_w} kernel does not fit in the padded {H}x{W} input"
-        )
+        raise ValueError(f"the {k_h}x{k_w} kernel does not fit in the padded {H}x{W} input")
     Y = x.new_zeros(x.shape[0], D, H_out, W_out)
     # The sums over m and n are loops over kernel offsets; the sum over c is the einsum.
     # X[i + m, j + n] for every output (i, j) at once is a strided slice of x.
@@ -92,9 +88,7 @@ def conv2d(
             ]  # (N, C, H_out, W_out)
             Y = Y + torch.einsum("nchw,dc->ndhw", X_mn, weight[:, :, m, n])
     if bias is not None:
-        Y = Y + bias.view(
-            1, D, 1, 1
-        )  # (D,) -> (1, D, 1, 1), one b_d per output channel
+        Y = Y + bias.view(1, D, 1, 1)  # (D,) -> (1, D, 1, 1), one b_d per output channel
     return Y.squeeze(0) if unbatched else Y
 
 
@@ -104,24 +98,15 @@ def max_pool2d(x: torch.Tensor, kernel_size: int) -> torch.Tensor:
     x: (N, C, H, W) or (C, H, W). Rows and columns beyond the last whole window are
     dropped, as PyTorch does: the output side is floor(H / p).
     """
-    check_tensor(
-        x, "x", dim=(3, 4), shape_doc="(N, C, H, W) or (C, H, W)", floating=False
-    )
-    if (
-        not isinstance(kernel_size, int)
-        or isinstance(kernel_size, bool)
-        or kernel_size < 1
-    ):
-        raise ValueError(f"kernel_size must be a positive int, got {kernel_size!r}")
+    check_tensor(x, "x", dim=(3, 4), shape_doc="(N, C, H, W) or (C, H, W)", floating=False)
+    check_int(kernel_size, "kernel_size")
     p = kernel_size
     H, W = x.shape[-2:]
     if H < p or W < p:
         raise ValueError(f"a {p}x{p} pooling window does not fit in a {H}x{W} input")
     H_out, W_out = H // p, W // p
     x = x[..., : H_out * p, : W_out * p]
-    windows = x.reshape(
-        *x.shape[:-2], H_out, p, W_out, p
-    )  # (..., H, W) -> (..., H/p, p, W/p, p)
+    windows = x.reshape(*x.shape[:-2], H_out, p, W_out, p)  # (..., H, W) -> (..., H/p, p, W/p, p)
     return windows.amax(dim=(-3, -1))  # max over m and n
 
 
@@ -139,19 +124,12 @@ def receptive_field(layers: list[Layer]) -> list[int]:
     With jump j_l = s_1 ... s_l (input pixels between neighbouring units of layer l),
     r_l = r_{l-1} + (k_l - 1) j_{l-1}, starting from r_0 = 1 and j_0 = 1.
     """
-    if not isinstance(layers, (list, tuple)) or not all(
-        isinstance(l, Layer) for l in layers
-    ):
+    if not isinstance(layers, (list, tuple)) or not all(isinstance(l, Layer) for l in layers):
         raise TypeError(f"layers must be a list of minivlm.cnn.Layer, got {layers!r}")
     r, j, fields = 1, 1, []
     for layer in layers:
-        sizes = (layer.kernel_size, layer.stride)
-        if not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in sizes
-        ):
-            raise ValueError(
-                f"kernel_size and stride must be positive integers, got {layer}"
-            )
+        if not (is_int(layer.kernel_size, 1) and is_int(layer.stride, 1)):
+            raise ValueError(f"kernel_size and stride must be positive integers, got {layer}")
         r += (layer.kernel_size - 1) * j
         j *= layer.stride
         fields.append(r)

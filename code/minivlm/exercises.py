@@ -70,14 +70,10 @@ def _compare(
         if wrong.shape == got.shape and torch.allclose(got, wrong, atol=atol):
             return f"{name}: {hint}"
     error = (got - expected).abs().max().item()
-    return (
-        f"{name} returned the right shape but wrong values (largest error {error:.3g})"
-    )
+    return f"{name} returned the right shape but wrong values (largest error {error:.3g})"
 
 
-def _run(
-    label: str, cases: list[tuple[str, Callable, torch.Tensor, dict]]
-) -> CheckResult:
+def _run(label: str, cases: list[tuple[str, Callable, torch.Tensor, dict]]) -> CheckResult:
     for name, call, expected, mistakes in cases:
         problem = _compare(name, call, expected, mistakes)
         if problem:
@@ -107,9 +103,7 @@ def check_conv2d(conv2d: Callable) -> CheckResult:
         cases.append(
             (
                 f"conv2d with stride={stride}, padding={padding}",
-                lambda x=x, w=w, b=b, s=stride, p=padding: conv2d(
-                    x, w, b, stride=s, padding=p
-                ),
+                lambda x=x, w=w, b=b, s=stride, p=padding: conv2d(x, w, b, stride=s, padding=p),
                 F.conv2d(x, w, b, stride, padding),
                 mistakes,
             )
@@ -126,9 +120,7 @@ def check_max_pool2d(max_pool2d: Callable) -> CheckResult:
         x = torch.randn(2, 3, side, side + 1, generator=g)
         mistakes = {
             "this is average pooling; the formula takes the max": F.avg_pool2d(x, p),
-            "the windows overlap (stride 1); they should move by p": F.max_pool2d(
-                x, p, stride=1
-            ),
+            "the windows overlap (stride 1); they should move by p": F.max_pool2d(x, p, stride=1),
         }
         cases.append(
             (
@@ -149,15 +141,11 @@ def check_receptive_field(receptive_field: Callable) -> CheckResult:
         ([3, 2, 3, 2, 3], [1, 2, 1, 2, 1]),
     ]
     for kernels, strides in stacks:
-        expected = cnn.receptive_field(
-            [cnn.Layer(k, s) for k, s in zip(kernels, strides)]
-        )[-1]
+        expected = cnn.receptive_field([cnn.Layer(k, s) for k, s in zip(kernels, strides)])[-1]
         try:
             got = receptive_field(kernels, strides)
         except Exception as error:
-            return _report(
-                False, f"receptive_field raised {type(error).__name__}: {error}"
-            )
+            return _report(False, f"receptive_field raised {type(error).__name__}: {error}")
         if isinstance(got, torch.Tensor):
             if got.numel() != 1:
                 return _report(
@@ -176,9 +164,7 @@ def check_receptive_field(receptive_field: Callable) -> CheckResult:
             False,
             f"kernels {kernels}, strides {strides}: got {got}, expected {expected}{hint}",
         )
-    return _report(
-        True, f"receptive_field agrees with the reference on {len(stacks)} stacks"
-    )
+    return _report(True, f"receptive_field agrees with the reference on {len(stacks)} stacks")
 
 
 # Chapter 2: attention and transformers ---------------------------------------------
@@ -202,9 +188,7 @@ def check_attention(attention_fn: Callable) -> CheckResult:
             mask[:, 0], mask[:, 1] = True, False
         d_k = q.shape[-1]
         mistakes = {
-            "the scores are not divided by sqrt(d_k)": sdpa(q, k, v, mask, scale=1.0)[
-                0
-            ],
+            "the scores are not divided by sqrt(d_k)": sdpa(q, k, v, mask, scale=1.0)[0],
             "the scores are divided by d_k; divide by sqrt(d_k)": sdpa(
                 q, k, v, mask, scale=1.0 / d_k
             )[0],
@@ -217,12 +201,8 @@ def check_attention(attention_fn: Callable) -> CheckResult:
             ] = scores.softmax(dim=-2) @ v
             call = lambda q=q, k=k, v=v: attention_fn(q, k, v)
         else:
-            mistakes["the mask is ignored: blocked keys must get weight 0"] = sdpa(
-                q, k, v
-            )[0]
-            mistakes["the mask is inverted: True means 'may attend'"] = sdpa(
-                q, k, v, ~mask
-            )[0]
+            mistakes["the mask is ignored: blocked keys must get weight 0"] = sdpa(q, k, v)[0]
+            mistakes["the mask is inverted: True means 'may attend'"] = sdpa(q, k, v, ~mask)[0]
             call = lambda q=q, k=k, v=v, mask=mask: attention_fn(q, k, v, mask=mask)
         cases.append(
             (
@@ -257,9 +237,7 @@ def check_sinusoidal(sinusoidal: Callable) -> CheckResult:
             "sines fill the first half and cosines the second; the formula interleaves them "
             "(sine at 2i, cosine at 2i + 1)": halves,
         }
-        cases.append(
-            (f"sinusoidal({n}, {d})", lambda n=n, d=d: sinusoidal(n, d), pe, mistakes)
-        )
+        cases.append((f"sinusoidal({n}, {d})", lambda n=n, d=d: sinusoidal(n, d), pe, mistakes))
     return _run("sinusoidal", cases)
 
 
@@ -271,14 +249,10 @@ def check_causal_mask(causal_mask: Callable) -> CheckResult:
         try:
             got = causal_mask(n)
         except Exception as error:
-            return _report(
-                False, f"causal_mask({n}) raised {type(error).__name__}: {error}"
-            )
+            return _report(False, f"causal_mask({n}) raised {type(error).__name__}: {error}")
         if not isinstance(got, torch.Tensor) or got.dtype != torch.bool:
             what = got.dtype if isinstance(got, torch.Tensor) else type(got).__name__
-            return _report(
-                False, f"causal_mask({n}) should be a boolean tensor, got {what}"
-            )
+            return _report(False, f"causal_mask({n}) should be a boolean tensor, got {what}")
         if got.shape != (n, n):
             return _report(
                 False,

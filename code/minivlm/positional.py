@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import torch
 
+from ._checks import check_int, is_int
+
 
 def _check_d_model(d_model) -> None:
-    if (
-        not isinstance(d_model, int)
-        or isinstance(d_model, bool)
-        or d_model < 2
-        or d_model % 2
-    ):
+    if not is_int(d_model, 2) or d_model % 2:
         raise ValueError(
             f"d_model must be a positive even integer (sin/cos pairs), got {d_model!r}"
         )
@@ -40,12 +37,7 @@ def sinusoidal(
     dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """The (n_positions, d_model) table of encodings for positions 0 .. n_positions - 1."""
-    if (
-        not isinstance(n_positions, int)
-        or isinstance(n_positions, bool)
-        or n_positions < 1
-    ):
-        raise ValueError(f"n_positions must be a positive integer, got {n_positions!r}")
+    check_int(n_positions, "n_positions")
     w = frequencies(d_model, base)  # (d/2,)
     pos = torch.arange(n_positions, dtype=torch.float64)
     angles = pos[:, None] * w[None, :]  # (n, 1) * (1, d/2) -> (n, d/2)

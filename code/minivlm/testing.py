@@ -16,9 +16,7 @@ def max_error(fn: Callable, reference: Callable, *inputs: torch.Tensor) -> float
     """
     ours, ref = fn(*inputs), reference(*inputs)
     if ours.shape != ref.shape:
-        raise ValueError(
-            f"output shapes differ: {tuple(ours.shape)} and {tuple(ref.shape)}"
-        )
+        raise ValueError(f"output shapes differ: {tuple(ours.shape)} and {tuple(ref.shape)}")
     errors = [(ours - ref).abs().max().item()]
     leaves = [t for t in inputs if isinstance(t, torch.Tensor) and t.requires_grad]
     if leaves:

@@ -72,8 +72,6 @@ def show_image(ax, image, title: str = ""):
     if data.dim() == 3 and data.shape[0] == 1:
         ax.imshow(data[0].numpy(), cmap="gray")
     else:
-        ax.imshow(
-            data.permute(1, 2, 0).clamp(0, 1).numpy()
-        )  # (C, H, W) -> (H, W, C) for imshow
+        ax.imshow(data.permute(1, 2, 0).clamp(0, 1).numpy())  # (C, H, W) -> (H, W, C) for imshow
     ax.set_title(title)
     ax.axis("off")

@@ -7,6 +7,8 @@ import matplotlib.image
 import torch
 import torch.nn.functional as F
 
+from .._checks import check_int
+
 # name -> file in matplotlib's sample data
 PHOTOS = {"grace_hopper": "grace_hopper.jpg"}
 
@@ -24,8 +26,7 @@ def load_photo(name: str = "grace_hopper", size: int | None = None) -> torch.Ten
     image = pixels.permute(2, 0, 1).float() / 255.0  # (H, W, 3) -> (3, H, W)
     if size is None:
         return image
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"size must be a positive integer, got {size!r}")
+    check_int(size, "size")
     _, H, W = image.shape
     side = min(H, W)
     top, left = (H - side) // 2, (W - side) // 2
@@ -43,13 +44,7 @@ def load_photo(name: str = "grace_hopper", size: int | None = None) -> torch.Ten
 def to_grayscale(image: torch.Tensor) -> torch.Tensor:
     """(3, H, W) RGB -> (1, H, W) luma with the ITU-R BT.601 weights."""
     if not isinstance(image, torch.Tensor) or image.dim() != 3 or image.shape[0] != 3:
-        got = (
-            tuple(image.shape)
-            if isinstance(image, torch.Tensor)
-            else type(image).__name__
-        )
+        got = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
         raise ValueError(f"expected an RGB image of shape (3, H, W), got {got}")
     weights = torch.tensor([0.299, 0.587, 0.114], dtype=image.dtype)
-    return (image * weights.view(3, 1, 1)).sum(
-        dim=0, keepdim=True
-    )  # (3,) -> (3, 1, 1) per channel
+    return (image * weights.view(3, 1, 1)).sum(dim=0, keepdim=True)  # (3,) -> (3, 1, 1) per channel
