@@ -8,7 +8,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
-INSTALL_SOURCE = "git+https://github.com/vlm-foundations/vlm-foundations-book#subdirectory=code"
+INSTALL_SOURCE = (
+    '"minivlm[book] @ git+https://github.com/vlm-foundations/vlm-foundations-book"\n'
+    '        "#subdirectory=code"'
+)
 
 
 def cells(notebook):

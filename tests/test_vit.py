@@ -211,3 +211,19 @@ def test_bad_configs_are_rejected():
         ViTConfig(activation="relu")
     with pytest.raises(TypeError, match="ViTConfig"):
         ViT({"width": 8})
+
+
+def test_mean_pooling_reads_the_mean_of_the_patch_tokens():
+    torch.manual_seed(0)
+    config = ViTConfig(image_size=16, patch_size=4, width=32, depth=2, n_heads=4, n_classes=5,
+                       pool="mean")
+    model = ViT(config).eval()
+    x = torch.randn(3, 3, 16, 16)
+    _, hidden = model.forward_features(x, output_hidden_states=True)
+    expected = model.head(model.ln_post(hidden[-1][:, 1:].mean(dim=1)))
+    torch.testing.assert_close(model(x), expected)
+    cls_model = ViT(ViTConfig(**{**config.__dict__, "pool": "cls"})).eval()
+    cls_model.load_state_dict(model.state_dict())
+    assert not torch.allclose(cls_model(x), model(x))
+    with pytest.raises(ValueError, match="pool must be 'cls' or 'mean', got 'max'"):
+        ViTConfig(pool="max")

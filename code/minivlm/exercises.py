@@ -270,3 +270,187 @@ def check_causal_mask(causal_mask: Callable) -> CheckResult:
             hint = "True exactly where key j <= query i"
         return _report(False, f"causal_mask({n}) is wrong: {hint}")
     return _report(True, "causal_mask agrees with the reference on 3 sizes")
+
+
+# Chapter 3: evolution from unimodal to multimodal ----------------------------------
+
+
+def _scalar_cases(label: str, cases: list[tuple[str, Callable, torch.Tensor, dict]]) -> CheckResult:
+    """_run for losses: a 0-d result is expected; a Python number is accepted as well."""
+    for name, call, expected, mistakes in cases:
+
+        def as_tensor(call=call):
+            got = _as_output(call())
+            if isinstance(got, (int, float)) and not isinstance(got, bool):
+                got = torch.tensor(float(got))
+            return got
+
+        problem = _compare(name, as_tensor, expected, mistakes, atol=1e-5)
+        if problem:
+            return _report(False, problem)
+    return _report(True, f"{label} agrees with the reference on {len(cases)} cases")
+
+
+def check_info_nce(info_nce: Callable) -> CheckResult:
+    """info_nce(image_features, text_features, logit_scale) -> the symmetric InfoNCE loss.
+
+    Features are (B, d_e), not normalised; logit_scale is the multiplier 1 / tau. The
+    reference is minivlm.clip.clip_loss: the mean of the image-to-text and text-to-image
+    cross-entropies, each averaged over the batch.
+    """
+    from .clip import clip_loss
+
+    F = torch.nn.functional
+    g = torch.Generator().manual_seed(3)
+    cases = []
+    for B, d, scale in ((6, 8, 1 / 0.07), (5, 16, torch.tensor(4.0))):
+        # norms far from 1, so that a missing normalisation shows
+        image = torch.randn(B, d, generator=g, dtype=torch.float64) * 3.0
+        text = torch.randn(B, d, generator=g, dtype=torch.float64) * 0.5
+        scale_f = float(scale)
+        labels = torch.arange(B)
+        cos = F.normalize(image, dim=-1) @ F.normalize(text, dim=-1).T
+        i2t = F.cross_entropy(scale_f * cos, labels)
+        t2i = F.cross_entropy(scale_f * cos.T, labels)
+        raw = image @ text.T
+        mistakes = {
+            "the features are not L2-normalised: s(i, j) is a cosine similarity only "
+            "after each feature is divided by its norm": (
+                F.cross_entropy(scale_f * raw, labels) + F.cross_entropy(scale_f * raw.T, labels)
+            )
+            / 2,
+            "the temperature is missing: multiply the cosine similarities by "
+            "logit_scale = 1 / tau": (
+                F.cross_entropy(cos, labels) + F.cross_entropy(cos.T, labels)
+            )
+            / 2,
+            "the cosine similarities are divided by logit_scale; logit_scale is already "
+            "1 / tau, so multiply by it": (
+                F.cross_entropy(cos / scale_f, labels) + F.cross_entropy(cos.T / scale_f, labels)
+            )
+            / 2,
+            "only the image-to-text direction L_i2t: average it with the text-to-image "
+            "direction L_t2i": i2t,
+            "only the text-to-image direction L_t2i: average it with the image-to-text "
+            "direction L_i2t": t2i,
+            "the losses are summed over the batch: each direction has a 1/B in front "
+            "(a mean, not a sum)": B * (i2t + t2i) / 2,
+            "the two directions are added: the total is their mean, (L_i2t + L_t2i) / 2": i2t
+            + t2i,
+        }
+        cases.append(
+            (
+                f"info_nce with B={B}, d_e={d}, logit_scale={scale_f:.3g}",
+                lambda image=image, text=text, scale=scale: info_nce(image, text, scale),
+                clip_loss(image, text, scale).to(torch.float64),
+                mistakes,
+            )
+        )
+    return _scalar_cases("info_nce", cases)
+
+
+def check_next_token_loss(next_token_loss: Callable) -> CheckResult:
+    """next_token_loss(logits, labels) -> the mean next-token cross-entropy.
+
+    logits (B, T, V) and labels (B, T) are aligned as in Llama.forward: the logit at
+    position t predicts the label at position t + 1, and labels equal to -100 (image,
+    prompt and padding positions) are left out of the loss and of the mean.
+    """
+    F = torch.nn.functional
+    g = torch.Generator().manual_seed(4)
+    cases = []
+    for B, T, V, n_ignored in ((2, 9, 7, (3, 5)), (3, 6, 11, (1, 4, 2))):
+        logits = torch.randn(B, T, V, generator=g, dtype=torch.float64) * 2.0
+        labels = torch.randint(V, (B, T), generator=g)
+        for row, k in enumerate(n_ignored):  # a different number of -100 in each row
+            labels[row, :k] = -100
+        labels[0, -1] = -100  # and a padding position at the end
+        shifted_logits, shifted_labels = logits[:, :-1], labels[:, 1:]
+
+        def ce(lg, lb, reduction="mean"):
+            return F.cross_entropy(
+                lg.reshape(-1, V), lb.reshape(-1), ignore_index=-100, reduction=reduction
+            )
+
+        per_token = ce(shifted_logits, shifted_labels, "none").view(B, T - 1)
+        valid = shifted_labels != -100
+        mistakes = {
+            "the labels are not shifted: the logit at position t predicts the token at "
+            "t + 1, so compare logits[:, :-1] with labels[:, 1:]": ce(logits, labels),
+            "the shift goes the wrong way: compare logits[:, :-1] with labels[:, 1:], not "
+            "logits[:, 1:] with labels[:, :-1]": ce(logits[:, 1:], labels[:, :-1]),
+            "the positions labelled -100 enter the loss (as token 0): leave them out, "
+            "for example with ignore_index=-100": ce(
+                shifted_logits, shifted_labels.masked_fill(~valid, 0)
+            ),
+            "the mean runs over every position; divide by the number of labelled "
+            "tokens (labels != -100) only": per_token.sum() / per_token.numel(),
+            "the losses are summed: the objective is the mean over the labelled tokens": (
+                per_token.sum()
+            ),
+            "each sequence is averaged first and then the batch; the reference (Llama.forward, "
+            "Hugging Face) averages over all labelled tokens of the batch together": (
+                (per_token.sum(1) / valid.sum(1)).mean()
+            ),
+        }
+        cases.append(
+            (
+                f"next_token_loss with B={B}, T={T}, V={V}",
+                lambda logits=logits, labels=labels: next_token_loss(logits, labels),
+                ce(shifted_logits, shifted_labels),
+                mistakes,
+            )
+        )
+    return _scalar_cases("next_token_loss", cases)
+
+
+# Chapter 4: CLIP --------------------------------------------------------------------
+
+
+def check_patchify(patchify: Callable) -> CheckResult:
+    """patchify(image (C, H, W), P) -> (N, P*P*C): patches row by row, each flattened as a
+    (C, P, P) block, so that patchify(x, P) @ E equals ViT's strided convolution."""
+    g = torch.Generator().manual_seed(4)
+    cases = []
+    for C, H, W, P in ((3, 8, 12, 4), (2, 6, 6, 3), (3, 16, 16, 8)):
+        x = torch.randn(C, H, W, generator=g)
+        blocks = x.reshape(C, H // P, P, W // P, P)  # (C, H/P, P, W/P, P)
+        expected = blocks.permute(1, 3, 0, 2, 4).reshape(-1, C * P * P)  # (N, C*P*P)
+        mistakes = {
+            "the patches are read column by column; ViT reads them row by row, like text":
+                blocks.permute(3, 1, 0, 2, 4).reshape(-1, C * P * P),
+            "each patch is flattened channels-last (P, P, C); flatten it as a (C, P, P) "
+            "block, the layout of the convolution's weight":
+                blocks.permute(1, 3, 2, 4, 0).reshape(-1, C * P * P),
+            "the image was reshaped without separating the patch axes: each row is a strip "
+            "of the image, not a P x P patch": x.reshape(-1, C * P * P),
+        }
+        cases.append((f"patchify of a {C}x{H}x{W} image with P={P}",
+                      lambda x=x, P=P: patchify(x, P), expected, mistakes))
+    return _run("patchify", cases)
+
+
+def check_recall_at_k(recall_at_k: Callable) -> CheckResult:
+    """recall_at_k(similarity (N, N), k) -> the fraction of rows i whose item i is among the
+    row's k largest similarities."""
+    g = torch.Generator().manual_seed(5)
+    cases = []
+    for n, k in ((20, 1), (30, 3), (40, 5)):
+        # a diagonal boost makes the right items likely but not certain: every mistake
+        # below then gives a recall of its own
+        S = torch.randn(n, n, generator=g) + 1.0 * torch.eye(n)
+        targets = torch.arange(n)[:, None]
+
+        def recall(top):
+            return torch.tensor((top == targets).any(dim=1).float().mean().item())
+
+        mistakes = {
+            "the k best are taken down the columns (dim=0): that ranks queries for each item, "
+            "text-to-image instead of image-to-text": recall(S.topk(k, dim=0).indices.T),
+            "the k *smallest* similarities are taken; rank from the most similar":
+                recall(S.topk(k, dim=1, largest=False).indices),
+            "k + 1 items are counted (an off-by-one)": recall(S.topk(k + 1, dim=1).indices),
+        }
+        cases.append((f"recall@{k} on a {n}x{n} matrix", lambda S=S, k=k: recall_at_k(S, k),
+                      recall(S.topk(k, dim=1).indices), mistakes))
+    return _scalar_cases("recall_at_k", cases)

@@ -39,6 +39,9 @@ class ViTConfig:
     ln_eps: float = 1e-6  # timm's ViT uses 1e-6, CLIP 1e-5
     ln_pre: bool = False  # CLIP normalises z_0 before the first block
     patch_bias: bool = True  # CLIP's E has no bias
+    # "cls": the class token's output (ViT, CLIP); "mean": the mean of the N patch tokens,
+    # global average pooling, which ViT's authors found as good (Dosovitskiy et al., app. D.3)
+    pool: str = "cls"
 
     def __post_init__(self):
         H, W = pair(self.image_size, "image_size", 1)
@@ -61,6 +64,8 @@ class ViTConfig:
         if not self.mlp_ratio > 0:
             raise ValueError(f"mlp_ratio must be positive, got {self.mlp_ratio!r}")
         check_activation(self.activation)
+        if self.pool not in ("cls", "mean"):
+            raise ValueError(f"pool must be 'cls' or 'mean', got {self.pool!r}")
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -179,9 +184,10 @@ class ViT(nn.Module):
         return (x, hidden_states) if output_hidden_states else x
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        x = self.transformer(self.ln_pre(self.embed(pixel_values)))
-        # LayerNorm acts on each token alone, so normalising only the class token is enough
-        return self.head(self.ln_post(x[:, 0]))  # (B, D) -> (B, n_classes)
+        x = self.transformer(self.ln_pre(self.embed(pixel_values)))  # (B, 1 + N, D)
+        pooled = x[:, 0] if self.config.pool == "cls" else x[:, 1:].mean(dim=1)  # (B, D)
+        # LayerNorm acts on each token alone, so normalising only the pooled one is enough
+        return self.head(self.ln_post(pooled))  # (B, D) -> (B, n_classes)
 
 
 def _init_weights(module: nn.Module) -> None:

@@ -1,0 +1,204 @@
+"""The recipe of the book's CLIP: a tiny CLIP trained on the scene world.
+
+The CLIP chapter runs `CLIPRecipe.chapter()` live (single objects, about 25 s on two CPU
+cores). The package ships the weights of `CLIPRecipe.book()`, the same recipe run longer
+on scenes of one to three objects, whose captions name every object left to right; the
+LLaVA and challenges chapters load them with `load_book_clip()`. To reproduce them:
+
+    python -m minivlm.recipes.clip --out code/minivlm/weights/scene_clip.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..clip import CLIP, CLIPConfig, clip_loss
+from ..data import scenes as world
+from ..data.text import PROMPT_TEMPLATES, caption, class_prompts
+from ..data.tokenizer import Tokenizer
+from ..train import History, fit
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "scene_clip.pt"
+
+
+@dataclass(frozen=True)
+class CLIPRecipe:
+    steps: int = 1400
+    batch_size: int = 64
+    lr: float = 2e-3
+    warmup: int = 50
+    weight_decay: float = 0.1
+    n_objects: int | tuple[int, int] = 1
+    held_out: int | None = 0  # offset of data.latin_held_out: six pairs never seen; None: none
+    pool: str = "cls"  # image embedding: the class token, or the mean of the patch tokens
+    relation_share: float = 0.0  # share of 2-object captions "a red circle left of a blue ..."
+    context_length: int = 16
+    seed: int = 0
+
+    @classmethod
+    def chapter(cls) -> "CLIPRecipe":
+        """What the CLIP chapter trains live: single objects, 1,400 steps of 64."""
+        return cls()
+
+    @classmethod
+    def book(cls) -> "CLIPRecipe":
+        """The shipped model: one to three objects, captions listing every object.
+        Mean pooling and batches of 128 made counts and positions readable downstream."""
+        return cls(steps=6000, batch_size=128, n_objects=(1, 3), pool="mean", relation_share=0.5)
+
+
+@dataclass
+class TrainedCLIP:
+    model: CLIP
+    tokenizer: Tokenizer
+    recipe: CLIPRecipe
+    history: History | None = None
+
+
+def build(recipe: CLIPRecipe, tokenizer: Tokenizer) -> CLIP:
+    """CLIPConfig.tiny for the tokenizer's vocabulary, with the recipe's pooling."""
+    config = CLIPConfig.tiny(vocab_size=tokenizer.vocab_size, context_length=recipe.context_length)
+    config.vision.pool = recipe.pool
+    return CLIP(config)
+
+
+def held_out_pairs(recipe: CLIPRecipe) -> frozenset:
+    return frozenset() if recipe.held_out is None else world.latin_held_out(recipe.held_out)
+
+
+def training_captions(batch: world.SceneBatch, recipe: CLIPRecipe, g: torch.Generator) -> list[str]:
+    """A caption per scene: single objects through a random prompt template (so that prompt
+    ensembles mean something), several objects as a list, or a relation for some pairs."""
+    draws = torch.rand(len(batch), 2, generator=g).tolist()
+    out = []
+    for scene, (d_template, d_style) in zip(batch.to_scenes(), draws):
+        if len(scene) == 1:
+            (obj,) = scene.objects
+            template = PROMPT_TEMPLATES[int(d_template * len(PROMPT_TEMPLATES))]
+            out.append(template.format(colour=obj.colour, shape=obj.shape))
+        else:
+            relation = len(scene) == 2 and d_style < recipe.relation_share
+            out.append(caption(scene, "relation" if relation else "list"))
+    return out
+
+
+def train_clip(recipe: CLIPRecipe | None = None, progress: bool = True) -> TrainedCLIP:
+    """Train a CLIP by the recipe; the same recipe and seed give the same weights."""
+    recipe = CLIPRecipe.chapter() if recipe is None else recipe
+    torch.manual_seed(recipe.seed)
+    tokenizer = Tokenizer()
+    model = build(recipe, tokenizer)
+    data = torch.Generator().manual_seed(recipe.seed + 1)
+    held_out = held_out_pairs(recipe)
+
+    def loss_fn(step: int) -> torch.Tensor:
+        batch = world.sample_scenes(
+            recipe.batch_size, recipe.n_objects, seed=data, held_out=held_out or None
+        )
+        images = world.render(batch)
+        input_ids, mask = tokenizer.batch_encode(
+            training_captions(batch, recipe, data), recipe.context_length
+        )
+        return clip_loss(
+            model.encode_image(images), model.encode_text(input_ids, mask), model.logit_scale.exp()
+        )
+
+    model.train()
+    history = fit(
+        model.parameters(),
+        loss_fn,
+        recipe.steps,
+        recipe.lr,
+        recipe.warmup,
+        recipe.weight_decay,
+        after_step=model.clamp_logit_scale_,
+        desc="training CLIP",
+        progress=progress,
+    )
+    return TrainedCLIP(model.eval(), tokenizer, recipe, history)
+
+
+@torch.no_grad()
+def encode_texts(trained: TrainedCLIP, texts: list[str]) -> torch.Tensor:
+    """Unit-length text embeddings (N, d_e)."""
+    ids, mask = trained.tokenizer.batch_encode(texts, trained.recipe.context_length)
+    return F.normalize(trained.model.encode_text(ids, mask), dim=-1)
+
+
+@torch.no_grad()
+def encode_images(
+    trained: TrainedCLIP, images: torch.Tensor, batch_size: int = 1024
+) -> torch.Tensor:
+    """Unit-length image embeddings (N, d_e), in batches to bound memory."""
+    parts = [
+        trained.model.encode_image(images[i : i + batch_size])
+        for i in range(0, len(images), batch_size)
+    ]
+    return F.normalize(torch.cat(parts), dim=-1)
+
+
+def class_embeddings(trained: TrainedCLIP, templates=PROMPT_TEMPLATES[:1]) -> torch.Tensor:
+    """(30, d_e): one unit vector per label of data.LABELS, the mean over the templates
+    (prompt ensembling when there are several), re-normalised."""
+    per_template = torch.stack([encode_texts(trained, class_prompts(t)) for t in templates])
+    return F.normalize(per_template.mean(dim=0), dim=-1)  # (T, 30, d_e) -> (30, d_e)
+
+
+def save(trained: TrainedCLIP, path: str | Path = WEIGHTS) -> None:
+    torch.save(
+        {
+            "recipe": dataclasses.asdict(trained.recipe),
+            "vocab": trained.tokenizer.vocab,
+            "state_dict": trained.model.state_dict(),
+            "loss": trained.history.loss if trained.history else None,
+        },
+        path,
+    )
+
+
+def load(path: str | Path = WEIGHTS) -> TrainedCLIP:
+    """A TrainedCLIP saved by save(); its history holds the training losses."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    recipe = CLIPRecipe(
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in blob["recipe"].items()}
+    )
+    tokenizer = Tokenizer()
+    if tokenizer.vocab != blob["vocab"]:
+        raise ValueError(
+            f"{path} was trained with another vocabulary than this package's Tokenizer"
+        )
+    model = build(recipe, tokenizer)
+    model.load_state_dict(blob["state_dict"])
+    history = History(loss=blob["loss"]) if blob["loss"] else None
+    return TrainedCLIP(model.eval(), tokenizer, recipe, history)
+
+
+def load_book_clip() -> TrainedCLIP:
+    """The shipped CLIP of CLIPRecipe.book()."""
+    if not WEIGHTS.exists():
+        raise FileNotFoundError(
+            f"{WEIGHTS} is missing: run `python -m minivlm.recipes.clip` to train it"
+        )
+    return load(WEIGHTS)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Train the book's CLIP (CLIPRecipe.book()).")
+    parser.add_argument("--steps", type=int, default=CLIPRecipe.book().steps)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(WEIGHTS))
+    args = parser.parse_args(argv)
+    recipe = dataclasses.replace(CLIPRecipe.book(), steps=args.steps, seed=args.seed)
+    trained = train_clip(recipe)
+    save(trained, args.out)
+    print(f"saved {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Training loops: a fixed number of steps, AdamW, linear warm-up then cosine decay.
+
+A fixed number of steps, never a wall-clock budget, so that the same seed gives the same
+model on any machine. The progress bar writes to stdout with carriage returns: Jupyter
+shows it live, and the built book keeps its final state only.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import torch
+from tqdm.std import tqdm
+
+from ._checks import check_int
+
+
+def lr_at(step: int, steps: int, lr: float, warmup: int = 0) -> float:
+    """Learning rate of step `step` (0-based): linear warm-up over `warmup` steps from lr /
+    warmup, then a cosine decay from lr to 0 over the remaining steps."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+@dataclass
+class History:
+    """What a run recorded: the loss and learning rate of every step."""
+
+    loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+
+    def smoothed(self, window: int = 25) -> list[float]:
+        """Running mean of the loss over the last `window` steps, for plots."""
+        out, total = [], 0.0
+        for i, value in enumerate(self.loss):
+            total += value - (self.loss[i - window] if i >= window else 0.0)
+            out.append(total / min(i + 1, window))
+        return out
+
+
+def fit(
+    params: Iterable[torch.nn.Parameter],
+    loss_fn: Callable[[int], torch.Tensor],
+    steps: int,
+    lr: float,
+    warmup: int = 0,
+    weight_decay: float = 0.0,
+    after_step: Callable[[], None] | None = None,
+    desc: str = "training",
+    progress: bool = True,
+) -> History:
+    """Minimise loss_fn(step) for `steps` AdamW steps and return the History.
+
+    loss_fn draws its own batch for the step (from a seeded generator, so that runs
+    repeat); after_step runs after every optimiser step (CLIP clamps its temperature there).
+    """
+    check_int(steps, "steps")
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        raise ValueError("fit needs at least one parameter with requires_grad=True, got none")
+    optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    history = History()
+    bar = tqdm(
+        range(steps),
+        desc=desc,
+        file=sys.stdout,
+        disable=not progress,
+        mininterval=1.0,
+        ncols=88,
+        ascii=" =",
+    )
+    for step in bar:
+        rate = lr_at(step, steps, lr, warmup)
+        for group in optimiser.param_groups:
+            group["lr"] = rate
+        loss = loss_fn(step)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        if after_step is not None:
+            after_step()
+        history.loss.append(loss.item())
+        history.lr.append(rate)
+        if step % 50 == 0 or step == steps - 1:
+            bar.set_postfix(loss=f"{history.smoothed()[-1]:.3f}", refresh=False)
+    bar.close()
+    return history

@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from minivlm.metrics import accuracy, cosine_similarity_matrix, recall_at_k, zero_shot_predict
+
+
+def test_cosine_similarity_matrix_hand_case():
+    a = torch.tensor([[3.0, 0.0], [1.0, 1.0]])
+    b = torch.tensor([[0.0, 2.0], [5.0, 0.0], [-1.0, -1.0]])
+    s = cosine_similarity_matrix(a, b)
+    r = 2**-0.5
+    expected = torch.tensor([[0.0, 1.0, -r], [r, r, -1.0]])
+    torch.testing.assert_close(s, expected)
+
+
+def test_zero_shot_predict_uses_direction_not_length():
+    classes = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    images = torch.tensor([[100.0, 1.0], [0.1, 0.2], [-1.0, 3.0]])
+    assert zero_shot_predict(images, classes).tolist() == [0, 1, 1]
+
+
+def test_accuracy():
+    assert accuracy(torch.tensor([1, 2, 3, 4]), torch.tensor([1, 0, 3, 0])) == 0.5
+    with pytest.raises(ValueError, match="same length, got 3 and 2"):
+        accuracy(torch.tensor([1, 2, 3]), torch.tensor([1, 2]))
+
+
+def test_recall_at_k_hand_case():
+    s = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.1, 0.7], [0.3, 0.5, 0.2]])
+    targets = torch.arange(3)
+    assert recall_at_k(s, targets, 1) == pytest.approx(1 / 3)  # only query 0 ranks first
+    assert recall_at_k(s, targets, 2) == pytest.approx(1 / 3)
+    assert recall_at_k(s, targets, 3) == 1.0
+    assert recall_at_k(s, torch.tensor([0, 2, 1]), 1) == 1.0
+
+
+def test_recall_at_k_errors():
+    s = torch.zeros(4, 3)
+    with pytest.raises(ValueError, match="one entry per query \\(4\\), got 3"):
+        recall_at_k(s, torch.arange(3), 1)
+    with pytest.raises(ValueError, match="at most the number of items 3, got 5"):
+        recall_at_k(s, torch.arange(4), 5)
+    with pytest.raises(ValueError, match="k must be a positive integer, got 0"):
+        recall_at_k(s, torch.arange(4), 0)
+    with pytest.raises(ValueError, match="similarity must be 2-D"):
+        recall_at_k(torch.zeros(4), torch.arange(4), 1)
+
+
+def test_recall_at_k_with_a_relevance_matrix():
+    s = torch.tensor([[0.9, 0.8, 0.1], [0.1, 0.2, 0.3]])
+    relevant = torch.tensor([[False, True, False], [True, False, False]])
+    assert recall_at_k(s, relevant, 1) == 0.0
+    assert recall_at_k(s, relevant, 2) == 0.5  # query 0 finds item 1 second
+    assert recall_at_k(s, relevant, 3) == 1.0
+    with pytest.raises(ValueError, match="boolean \\(2, 3\\) relevance matrix"):
+        recall_at_k(s, relevant.long(), 1)
