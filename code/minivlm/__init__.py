@@ -9,9 +9,13 @@ One concept per module:
 - minivlm.vit          the Vision Transformer
 - minivlm.llama        a LLaMA-style decoder-only language model
 - minivlm.clip         CLIP: image and text towers and the contrastive loss
-- minivlm.data         data that needs no download
+- minivlm.projectors   linear, MLP and Q-Former projectors from vision to language
+- minivlm.llava        LLaVA: a vision tower, a projector and a language model
+- minivlm.data         data that needs no download: photographs and the scene world
+- minivlm.train        fixed-step training loops; minivlm.metrics: evaluation metrics
+- minivlm.recipes      the recipes that train the book's models, and their weights
 - minivlm.exercises    checkers for the book's exercises
-- minivlm.testing, minivlm.viz   comparison and plotting helpers
+- minivlm.hub, minivlm.testing, minivlm.viz   network check, comparisons, plotting
 """
 
 __version__ = "0.1.0"

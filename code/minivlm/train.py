@@ -1,8 +1,9 @@
 """Training loops: a fixed number of steps, AdamW, linear warm-up then cosine decay.
 
 A fixed number of steps, never a wall-clock budget, so that the same seed gives the same
-model on any machine. The progress bar writes to stdout with carriage returns: Jupyter
-shows it live, and the built book keeps its final state only.
+model on any machine. In a notebook the progress bar is one output line updated in place
+(live in Jupyter and Colab; an executed notebook, and so the built book, keeps its final
+state); elsewhere it is tqdm's usual bar on stdout.
 """
 
 from __future__ import annotations
@@ -16,6 +17,33 @@ import torch
 from tqdm.std import tqdm
 
 from ._checks import check_int
+
+
+class _OutputLine:
+    """A file for tqdm that shows each write as one notebook output, updated in place."""
+
+    def __init__(self):
+        from IPython.display import Pretty, display
+
+        self._pretty = Pretty
+        self._handle = display(Pretty(""), display_id=True)
+
+    def write(self, text: str) -> None:
+        text = text.strip("\r\n")  # tqdm redraws with "\r"; the display replaces instead
+        if text:
+            self._handle.update(self._pretty(text))
+
+    def flush(self) -> None:
+        pass
+
+
+def _progress_file():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return sys.stdout
+    shell = get_ipython()
+    return _OutputLine() if shell is not None and hasattr(shell, "kernel") else sys.stdout
 
 
 def lr_at(step: int, steps: int, lr: float, warmup: int = 0) -> float:
@@ -68,7 +96,7 @@ def fit(
     bar = tqdm(
         range(steps),
         desc=desc,
-        file=sys.stdout,
+        file=_progress_file() if progress else sys.stdout,
         disable=not progress,
         mininterval=1.0,
         ncols=88,

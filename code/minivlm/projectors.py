@@ -1,0 +1,152 @@
+"""Projectors: how image features become tokens a language model can read.
+
+LLaVA (Liu et al., 2023) turns the vision features Z_v = g(X_v) into language embeddings
+
+    H_v = W . Z_v                      LLaVA 1.0: one linear map            LinearProjector
+    H_v = W_2 GELU(W_1 Z_v)            LLaVA-1.5's "mlp2x_gelu"            MLPProjector
+
+one token for each of the N patches. BLIP-2 (Li et al., 2023) instead lets a fixed number of
+learned queries read the patches through cross-attention (the Q-Former), so the language
+model sees n_queries tokens whatever N is                                  QFormerProjector
+
+Every projector maps patch features (B, N, vision_width) to (B, N_out, text_width), and
+`n_tokens(N)` says what N_out is.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ._checks import check_int, check_tensor
+from .attention import MultiHeadAttention
+
+
+class Projector(nn.Module):
+    """What the projectors share: the widths, the input check and n_tokens."""
+
+    def __init__(self, vision_width: int, text_width: int):
+        super().__init__()
+        check_int(vision_width, "vision_width")
+        check_int(text_width, "text_width")
+        self.vision_width, self.text_width = vision_width, text_width
+
+    def n_tokens(self, n_patches: int) -> int:
+        """N_out, the number of visual tokens for N patch features: one per patch."""
+        check_int(n_patches, "n_patches")
+        return n_patches
+
+    def _check(self, Z_v: torch.Tensor) -> None:
+        check_tensor(
+            Z_v, "patch features", dim=3, last=self.vision_width, shape_doc="(B, N, vision_width)"
+        )
+
+
+class LinearProjector(Projector):
+    """H_v = W . Z_v (LLaVA 1.0): (B, N, vision_width) -> (B, N, text_width)."""
+
+    def __init__(self, vision_width: int, text_width: int):
+        super().__init__(vision_width, text_width)
+        self.W = nn.Linear(vision_width, text_width)
+
+    def forward(self, Z_v: torch.Tensor) -> torch.Tensor:
+        self._check(Z_v)
+        return self.W(Z_v)
+
+
+class MLPProjector(Projector):
+    """Linear, GELU, Linear, LLaVA-1.5's mlp2x_gelu: (B, N, vision_width) -> (B, N, text_width).
+
+    The names linear_1 and linear_2 are Hugging Face's (LlavaMultiModalProjector), so its
+    weights load as they are.
+    """
+
+    def __init__(self, vision_width: int, text_width: int, bias: bool = True):
+        super().__init__(vision_width, text_width)
+        self.linear_1 = nn.Linear(vision_width, text_width, bias=bias)  # W_1
+        self.act = nn.GELU()  # the exact (erf) GELU, Hugging Face's "gelu"
+        self.linear_2 = nn.Linear(text_width, text_width, bias=bias)  # W_2
+
+    def forward(self, Z_v: torch.Tensor) -> torch.Tensor:
+        self._check(Z_v)
+        return self.linear_2(self.act(self.linear_1(Z_v)))
+
+
+class QFormerBlock(nn.Module):
+    """Queries read the patches, then think on their own: (B, n_q, d) -> (B, n_q, d).
+
+    BLIP-2's Q-Former blocks also let the queries attend to each other; over learned
+    constants in a one-block model that would compute a constant, so this small version
+    keeps the two parts that matter: cross-attention to the patches and an MLP.
+    """
+
+    def __init__(self, width: int, n_heads: int, mlp_ratio: float):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(width)
+        self.cross_attn = MultiHeadAttention(width, n_heads)
+        self.ln_2 = nn.LayerNorm(width)
+        mlp_dim = round(width * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(width, mlp_dim), nn.GELU(), nn.Linear(mlp_dim, width))
+
+    def forward(self, queries: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
+        # pre-norm residuals, as in the vision tower: queries (B, n_q, d), patches (B, N, d)
+        queries = queries + self.cross_attn(self.ln_1(queries), patches, need_weights=False)[0]
+        return queries + self.mlp(self.ln_2(queries))
+
+
+class QFormerProjector(Projector):
+    """n_queries learned queries cross-attend to the patch features (BLIP-2, small version).
+
+    (B, N, vision_width) -> (B, n_queries, text_width), whatever N is: the language model's
+    sequence no longer grows with the image's resolution. width: the queries' internal width
+    d (None: text_width); it must be divisible by n_heads.
+    """
+
+    def __init__(
+        self,
+        vision_width: int,
+        text_width: int,
+        n_queries: int = 8,
+        n_heads: int = 4,
+        depth: int = 1,
+        width: int | None = None,
+        mlp_ratio: float = 4.0,
+    ):
+        super().__init__(vision_width, text_width)
+        for value, name in ((n_queries, "n_queries"), (n_heads, "n_heads"), (depth, "depth")):
+            check_int(value, name)
+        d = text_width if width is None else width
+        check_int(d, "width")
+        if not isinstance(mlp_ratio, (int, float)) or not mlp_ratio > 0:
+            raise ValueError(f"mlp_ratio must be a positive number, got {mlp_ratio!r}")
+        self.n_queries = n_queries
+        self.queries = nn.Parameter(torch.randn(n_queries, d) * 0.02)  # learned, BLIP-2's std
+        # BLIP-2 normalises the frozen encoder's output (ln_vision) before the Q-Former reads it
+        self.ln_vision = nn.LayerNorm(vision_width)
+        self.W_in = nn.Linear(vision_width, d)  # patches into the queries' width
+        self.blocks = nn.ModuleList(QFormerBlock(d, n_heads, mlp_ratio) for _ in range(depth))
+        self.ln_out = nn.LayerNorm(d)
+        self.W_out = nn.Linear(d, text_width)  # BLIP-2's language projection
+
+    def n_tokens(self, n_patches: int) -> int:
+        """N_out = n_queries, whatever the number of patches."""
+        check_int(n_patches, "n_patches")
+        return self.n_queries
+
+    def forward(self, Z_v: torch.Tensor) -> torch.Tensor:
+        self._check(Z_v)
+        patches = self.W_in(self.ln_vision(Z_v))  # (B, N, vision_width) -> (B, N, d)
+        x = self.queries.expand(Z_v.shape[0], -1, -1)  # (n_q, d) -> (B, n_q, d), shared by images
+        for block in self.blocks:
+            x = block(x, patches)
+        return self.W_out(self.ln_out(x))  # (B, n_q, d) -> (B, n_q, text_width)
+
+
+PROJECTORS = {"linear": LinearProjector, "mlp": MLPProjector, "qformer": QFormerProjector}
+
+
+def make_projector(kind: str, vision_width: int, text_width: int, **kw) -> Projector:
+    """A projector by name: "linear", "mlp" or "qformer"; kw go to its constructor."""
+    if kind not in PROJECTORS:
+        raise ValueError(f"kind must be one of {sorted(PROJECTORS)}, got {kind!r}")
+    return PROJECTORS[kind](vision_width, text_width, **kw)
