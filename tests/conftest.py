@@ -1,4 +1,1 @@
-import os
-
-# Plots render off-screen in tests.
-os.environ.setdefault("MPLBACKEND", "Agg")
+"""Shared pytest configuration: the notebooks run under nbval with their own kernel."""

@@ -66,3 +66,26 @@ def test_recall_mistakes_are_distinguishable():
                   (S.topk(k, 1, largest=False).indices == torch.arange(n)[:, None])
                   .any(1).float().mean().item()]
         assert len(set(values)) == len(values), values
+
+
+def test_llava_labels_checker():
+    from minivlm.exercises import check_llava_labels
+
+    def right(ids, n):
+        labels = ids.clone()
+        labels[:n] = -100
+        return labels
+
+    def in_place(ids, n):
+        ids[:n] = -100
+        return ids
+
+    assert check_llava_labels(right)
+    for wrong, words in ((lambda ids, n: ids.clone(), "nothing is masked"),
+                         (lambda ids, n: torch.where(torch.arange(len(ids)) >= n, -100, ids),
+                          "answer is masked"),
+                         (lambda ids, n: right(ids, n - 1), "too few"),
+                         (lambda ids, n: right(ids, n + 1), "too many"),
+                         (in_place, "in place")):
+        result = check_llava_labels(wrong)
+        assert not result and words in result.message, result.message

@@ -454,3 +454,41 @@ def check_recall_at_k(recall_at_k: Callable) -> CheckResult:
         cases.append((f"recall@{k} on a {n}x{n} matrix", lambda S=S, k=k: recall_at_k(S, k),
                       recall(S.topk(k, dim=1).indices), mistakes))
     return _scalar_cases("recall_at_k", cases)
+
+
+# Chapter 5: LLaVA -------------------------------------------------------------------
+
+
+def check_llava_labels(make_labels: Callable) -> CheckResult:
+    """make_labels(input_ids (T,), n_prompt) -> labels (T,): the ids, with -100 on the first
+    n_prompt positions (<bos>, the prompt and the image tokens), the answer kept."""
+    g = torch.Generator().manual_seed(6)
+    cases = []
+    for T, n_prompt in ((12, 9), (30, 27), (8, 3)):
+        ids = torch.randint(4, 48, (T,), generator=g)
+        expected = ids.clone()
+        expected[:n_prompt] = -100
+        inverted = ids.clone()
+        inverted[n_prompt:] = -100
+        early, late = ids.clone(), ids.clone()
+        early[: n_prompt - 1] = -100
+        late[: n_prompt + 1] = -100
+        mistakes = {
+            "nothing is masked: the loss would also train the model to predict the image "
+            "tokens and the question": ids.clone(),
+            "the answer is masked instead of the prompt: -100 goes on <bos>, the prompt and "
+            "the image": inverted,
+            "one prompt position too few is masked (an off-by-one)": early,
+            "one position too many is masked: the first answer token lost its label": late,
+        }
+
+        def call(ids=ids, n_prompt=n_prompt):
+            before = ids.clone()
+            out = make_labels(ids, n_prompt)
+            if not torch.equal(ids, before):
+                raise ValueError("make_labels changed input_ids in place; work on a copy (clone)")
+            return out
+
+        cases.append((f"labels of a {T}-token sequence with n_prompt={n_prompt}", call,
+                      expected.float(), {k: v.float() for k, v in mistakes.items()}))
+    return _run("make_labels", cases)

@@ -1,0 +1,299 @@
+"""The recipe of the book's LLaVA: the book's CLIP tower, frozen, a projector and a small
+LLaMA-style language model, trained in LLaVA's two stages on the scene world.
+
+Stage 1 (feature alignment) trains the projector alone on "describe the image ." and the
+scene's caption; stage 2 (instruction tuning) trains the projector and the language model
+on questions and answers, with some descriptions mixed in. The vision tower never trains,
+so its features are computed once for all training scenes. The LLaVA chapter runs
+`LLaVARecipe.chapter()`; the package ships the weights of `LLaVARecipe.book()` for the
+challenges chapter:
+
+    python -m minivlm.recipes.llava              # the book's model, scene_llava.pt
+    python -m minivlm.recipes.llava --variant linear    # and the chapter's comparisons
+
+The chapter's comparisons (other projectors, the blind baseline) are the chapter's recipe
+with one field changed; their weights ship too, so that the chapter can measure them
+without training each one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..data import scenes as world
+from ..data.text import DESCRIBE_PROMPT, QA_KINDS, captions, make_qa
+from ..data.tokenizer import Tokenizer
+from ..llava import LLaVA, LLaVAConfig, make_batch
+from ..train import History, fit
+from .clip import TrainedCLIP, load_book_clip
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "scene_llava.pt"
+
+
+@dataclass(frozen=True)
+class LLaVARecipe:
+    projector: str = "mlp"  # "linear", "mlp" or "qformer"
+    stage1_steps: int = 300
+    stage2_steps: int = 2400
+    batch_size: int = 64
+    lr: float = 3e-3
+    warmup: int = 30
+    image_first: bool = False  # LLaVA's order is image first; see make_example
+    # LLaVA reads the penultimate of CLIP's 24 blocks; of this tower's two blocks the
+    # penultimate is the first, barely past the patches: the book reads the last
+    vision_feature_layer: int = -1
+    blind: bool = False  # zero image features: the language model alone, a baseline
+    n_scenes: int = 20000  # training scenes, one to three objects
+    qa_per_scene: int = 3  # questions drawn per scene for stage 2
+    describe_share: float = 0.2  # share of stage-2 examples that ask for a description
+    bias: tuple | None = None  # ((shape, companion), p): biased co-occurrence, see sample_scenes
+    seed: int = 0
+
+    @classmethod
+    def chapter(cls, **kw) -> "LLaVARecipe":
+        return cls(**kw)
+
+    @classmethod
+    def book(cls, **kw) -> "LLaVARecipe":
+        """The shipped model: the same recipe, twice as long in stage 2, on more scenes."""
+        return cls(**{"stage2_steps": 4800, "n_scenes": 40000, **kw})
+
+
+@dataclass
+class TrainedLLaVA:
+    model: LLaVA
+    tokenizer: Tokenizer
+    recipe: LLaVARecipe
+    history: dict[str, History] = dataclasses.field(default_factory=dict)
+    scores: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+    replies: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # to test's questions
+
+
+def build(recipe: LLaVARecipe, clip: TrainedCLIP) -> LLaVA:
+    """LLaVAConfig.tiny with the book CLIP's vision tower, loaded and frozen."""
+    torch.manual_seed(recipe.seed)
+    config = LLaVAConfig.tiny(
+        projector=recipe.projector,
+        vision=clip.model.config.vision,
+        vision_feature_layer=recipe.vision_feature_layer,
+    )
+    model = LLaVA(config)
+    model.vision_tower.load_state_dict(clip.model.vision.state_dict())
+    model.freeze_vision()
+    return model
+
+
+@torch.no_grad()
+def vision_features(model: LLaVA, images: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
+    """Z_v of the frozen tower for many images: (B, 3, H, W) -> (B, N, D_v)."""
+    parts = [
+        model.vision_features(images[i : i + batch_size]) for i in range(0, len(images), batch_size)
+    ]
+    return torch.cat(parts)
+
+
+def stage1_examples(split: world.SceneSplit) -> tuple[list[int], list[str], list[str]]:
+    """(scene index, prompt, answer): every scene described by its caption."""
+    return list(range(len(split))), [DESCRIBE_PROMPT] * len(split), captions(split.scenes)
+
+
+def stage2_examples(split, recipe: LLaVARecipe) -> tuple[list[int], list[str], list[str]]:
+    """Questions about every scene, qa_per_scene each, and a share of descriptions."""
+    index, prompts, answers = [], [], []
+    g = torch.Generator().manual_seed(recipe.seed + 2)
+    for k in range(recipe.qa_per_scene):
+        for n, qa in enumerate(make_qa(split.scenes, seed=recipe.seed * 100 + k)):
+            index.append(n)
+            prompts.append(qa.question)
+            answers.append(qa.answer)
+    n_describe = int(len(index) * recipe.describe_share / (1 - recipe.describe_share))
+    chosen = torch.randperm(len(split), generator=g)[:n_describe].tolist()
+    describe = captions([split.scenes[n] for n in chosen])
+    return index + chosen, prompts + [DESCRIBE_PROMPT] * len(chosen), answers + describe
+
+
+def train_llava(
+    recipe: LLaVARecipe | None = None,
+    clip: TrainedCLIP | None = None,
+    progress: bool = True,
+    test: world.SceneSplit | None = None,
+) -> TrainedLLaVA:
+    """Both stages of the recipe; the same recipe and seed give the same weights. With a
+    test split, the answers are scored after each stage (TrainedLLaVA.scores)."""
+    recipe = LLaVARecipe.chapter() if recipe is None else recipe
+    clip = load_book_clip() if clip is None else clip
+    tokenizer = clip.tokenizer
+    model = build(recipe, clip)
+    bias = None if recipe.bias is None else {recipe.bias[0]: recipe.bias[1]}
+    split = world.make_split(recipe.n_scenes, (1, 3), seed=recipe.seed + 1, bias=bias)
+    Z_v = vision_features(model, split.images)  # (n_scenes, N, D_v), once: the tower is frozen
+    if recipe.blind:
+        Z_v = torch.zeros_like(Z_v)  # the same images for every question: nothing to see
+    data = torch.Generator().manual_seed(recipe.seed + 3)
+    trained = TrainedLLaVA(model, tokenizer, recipe)
+    for stage, examples, steps in (
+        (1, stage1_examples(split), recipe.stage1_steps),
+        (2, stage2_examples(split, recipe), recipe.stage2_steps),
+    ):
+        index, prompts, answers = examples
+        input_ids, labels, _ = make_batch(
+            tokenizer, prompts, answers, model.n_image_tokens, recipe.image_first
+        )
+        index = torch.tensor(index)
+
+        def loss_fn(step: int) -> torch.Tensor:
+            rows = torch.randint(len(index), (recipe.batch_size,), generator=data)
+            # right padding needs no attention mask: causal attention never looks ahead
+            return model(
+                input_ids=input_ids[rows], labels=labels[rows], vision_features=Z_v[index[rows]]
+            )[1]
+
+        model.train()
+        trained.history[f"stage {stage}"] = fit(
+            model.set_stage(stage),
+            loss_fn,
+            steps,
+            recipe.lr,
+            recipe.warmup,
+            desc=f"stage {stage}",
+            progress=progress,
+        )
+        model.eval()
+        if test is not None:
+            scores, replies = evaluate(trained, test, return_replies=True)
+            trained.scores[f"stage {stage}"], trained.replies[f"stage {stage}"] = scores, replies
+    return trained
+
+
+@torch.no_grad()
+def answer(
+    trained: TrainedLLaVA,
+    images: torch.Tensor,
+    questions: list[str],
+    max_new_tokens: int = 16,
+    batch_size: int = 512,
+) -> list[str]:
+    """The model's greedy answers to one question per image."""
+    model, tok = trained.model, trained.tokenizer
+    out = []
+    for i in range(0, len(questions), batch_size):
+        ids, _, mask = make_batch(
+            tok,
+            questions[i : i + batch_size],
+            None,
+            model.n_image_tokens,
+            trained.recipe.image_first,
+        )
+        Z_v = vision_features(model, images[i : i + batch_size])
+        if trained.recipe.blind:
+            Z_v = torch.zeros_like(Z_v)
+        new = model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            vision_features=Z_v,
+            max_new_tokens=max_new_tokens,
+            eos_token_id=tok.eos_id,
+            pad_token_id=tok.pad_id,
+        )
+        out += [tok.decode(row) for row in new]
+    return out
+
+
+def evaluate(
+    trained: TrainedLLaVA, split: world.SceneSplit, seed: int = 0, return_replies: bool = False
+):
+    """Exact-match accuracy per question kind, and overall, on one question per scene
+    (make_qa(split.scenes, seed)); with return_replies, also the model's replies."""
+    qa = make_qa(split.scenes, seed=seed)
+    # room for a whole caption: after stage 1 the model describes instead of answering
+    replies = answer(trained, split.images, [q.question for q in qa], max_new_tokens=12)
+    right = {kind: [] for kind in QA_KINDS}
+    for q, reply in zip(qa, replies):
+        right[q.kind].append(reply == q.answer)
+    scores = {kind: sum(r) / len(r) for kind, r in right.items() if r}
+    scores["overall"] = sum(sum(r) for r in right.values()) / len(qa)
+    return (scores, replies) if return_replies else scores
+
+
+def save(trained: TrainedLLaVA, path: str | Path = WEIGHTS) -> None:
+    trainable = {
+        k: v for k, v in trained.model.state_dict().items() if not k.startswith("vision_tower.")
+    }
+    torch.save(
+        {
+            "recipe": dataclasses.asdict(trained.recipe),
+            "state_dict": trainable,
+            "loss": {k: h.loss for k, h in trained.history.items()},
+        },
+        path,
+    )
+
+
+def load(path: str | Path = WEIGHTS, clip: TrainedCLIP | None = None) -> TrainedLLaVA:
+    """A TrainedLLaVA saved by save(); the vision tower comes from the book's CLIP."""
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    fields = {
+        k: (tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v)
+        for k, v in blob["recipe"].items()
+    }
+    recipe = LLaVARecipe(**fields)
+    clip = load_book_clip() if clip is None else clip
+    model = build(recipe, clip)
+    missing, unexpected = model.load_state_dict(blob["state_dict"], strict=False)
+    if unexpected or any(not k.startswith("vision_tower.") for k in missing):
+        raise ValueError(
+            f"{path} does not fit LLaVAConfig.tiny: missing {missing}, unexpected {unexpected}"
+        )
+    history = {k: History(loss=v) for k, v in blob["loss"].items()}
+    return TrainedLLaVA(model.eval(), clip.tokenizer, recipe, history)
+
+
+def variants() -> dict[str, tuple[LLaVARecipe, Path]]:
+    """The shipped models: name -> (recipe, weights file)."""
+    folder = WEIGHTS.parent
+    return {
+        "book": (LLaVARecipe.book(), WEIGHTS),
+        "linear": (LLaVARecipe.chapter(projector="linear"), folder / "llava_linear.pt"),
+        "qformer": (LLaVARecipe.chapter(projector="qformer"), folder / "llava_qformer.pt"),
+        "blind": (LLaVARecipe.chapter(blind=True), folder / "llava_blind.pt"),
+    }
+
+
+def load_variant(name: str = "book", clip: TrainedCLIP | None = None) -> TrainedLLaVA:
+    """A shipped model: "book" (LLaVARecipe.book()), or one of the chapter's comparisons."""
+    table = variants()
+    if name not in table:
+        raise ValueError(f"name must be one of {sorted(table)}, got {name!r}")
+    recipe, path = table[name]
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: run `python -m minivlm.recipes.llava --variant {name}`"
+        )
+    trained = load(path, clip)
+    if trained.recipe != recipe:
+        raise ValueError(f"{path} was trained with {trained.recipe}, not {recipe}")
+    return trained
+
+
+def load_book_llava() -> TrainedLLaVA:
+    return load_variant("book")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Train one of the book's LLaVA models.")
+    parser.add_argument("--variant", default="book", choices=sorted(variants()))
+    parser.add_argument("--out", default=None, help="default: the package's weights file")
+    args = parser.parse_args(argv)
+    recipe, path = variants()[args.variant]
+    trained = train_llava(recipe)
+    save(trained, args.out or path)
+    print(f"saved {args.out or path}")
+
+
+if __name__ == "__main__":
+    main()
