@@ -11,31 +11,9 @@ import torch.nn.functional as F
 from minivlm import attention, cnn, exercises, positional
 from minivlm.exercises import CheckResult
 
-
-def _one_line(capsys, result: CheckResult) -> str:
-    out = capsys.readouterr().out
-    assert out.count("\n") == 1 and out.endswith("\n"), out
-    assert out.strip() == str(result)
-    assert out.startswith("correct: " if result else "not yet: ")
-    return out
-
-
-def _passes(capsys, result):
-    assert isinstance(result, CheckResult)
-    assert result and result.passed is True
-    _one_line(capsys, result)
-
-
-def _fails(capsys, result, *phrases):
-    assert isinstance(result, CheckResult)
-    assert not result and result.passed is False
-    _one_line(capsys, result)
-    for phrase in phrases:
-        assert phrase in result.message, (phrase, result.message)
-
-
-def _raises(*args, **kwargs):
-    raise RuntimeError("not implemented yet")
+from checker_asserts import fails as _fails
+from checker_asserts import passes as _passes
+from checker_asserts import raises as _raises
 
 
 def test_check_result_str_and_bool():

@@ -55,3 +55,11 @@ def pair(value, name: str, minimum: int) -> tuple[int, int]:
     if not ok:
         raise ValueError(f"{name} must be an int >= {minimum} or a pair of them, got {value!r}")
     return int(items[0]), int(items[1])
+
+
+def check_heads(width: int, n_heads: int) -> None:
+    """Attention splits the width into n_heads equal heads."""
+    if width % n_heads:
+        raise ValueError(
+            f"width must be divisible by n_heads, got width={width}, n_heads={n_heads}"
+        )

@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._checks import check_tensor
+from ._checks import check_heads, check_int, check_tensor
 from .transformer import Transformer, check_activation
 from .vit import ViT, ViTConfig
 
@@ -48,13 +48,8 @@ class CLIPTextConfig:
 
     def __post_init__(self):
         for name in ("vocab_size", "context_length", "width", "depth", "n_heads"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.width % self.n_heads:
-            raise ValueError(
-                f"width must be divisible by n_heads, got width={self.width}, n_heads={self.n_heads}"
-            )
+            check_int(getattr(self, name), name)
+        check_heads(self.width, self.n_heads)
         check_activation(self.activation)
 
     @property

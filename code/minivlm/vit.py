@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from ._checks import check_tensor, pair
+from ._checks import check_heads, check_int, check_tensor, pair
 from .transformer import Transformer, check_activation
 
 
@@ -52,13 +52,8 @@ class ViTConfig:
                 f"got image_size {(H, W)} and patch_size {(P_h, P_w)}"
             )
         for name in ("in_channels", "width", "depth", "n_heads"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.width % self.n_heads:
-            raise ValueError(
-                f"width must be divisible by n_heads, got width={self.width}, n_heads={self.n_heads}"
-            )
+            check_int(getattr(self, name), name)
+        check_heads(self.width, self.n_heads)
         if not isinstance(self.n_classes, int) or self.n_classes < 0:
             raise ValueError(f"n_classes must be an integer >= 0, got {self.n_classes!r}")
         if not self.mlp_ratio > 0:
