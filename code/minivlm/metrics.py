@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_int, check_tensor
+from ._checks import check_int, check_tensor, pair
 
 
 def cosine_similarity_matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -65,3 +65,189 @@ def recall_at_k(similarity: torch.Tensor, targets: torch.Tensor, k: int) -> floa
     else:
         hits = targets.gather(1, top_k).any(dim=-1)  # is any of the k best a correct item?
     return hits.float().mean().item()
+
+
+# Fundamental challenges
+
+
+def modality_gap(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor) -> float:
+    """The distance between the centroids of the unit image and unit text embeddings.
+
+    image_embeddings: (N, d); text_embeddings: (M, d). Both are L2-normalised first, so the
+    gap lies in [0, 2]: 0 when the two clouds share a centre, 2 when they sit at opposite poles.
+    Liang et al., 2022, "Mind the Gap: Understanding the Modality Gap in Multi-modal
+    Contrastive Representation Learning".
+    """
+    check_tensor(image_embeddings, "image_embeddings", dim=2, shape_doc="(N, d)")
+    check_tensor(
+        text_embeddings, "text_embeddings", dim=2, last=image_embeddings.shape[-1],
+        shape_doc="(M, d) with the d of image_embeddings",
+    )
+    for name, t in (("image_embeddings", image_embeddings), ("text_embeddings", text_embeddings)):
+        if t.shape[0] == 0:
+            raise ValueError(
+                f"{name} must hold at least one embedding, got shape {tuple(t.shape)}"
+            )
+    image_centre = F.normalize(image_embeddings, dim=-1).mean(dim=0)
+    text_centre = F.normalize(text_embeddings, dim=-1).mean(dim=0)
+    return (image_centre - text_centre).norm().item()
+
+
+def pointing_game(
+    saliency: torch.Tensor,
+    boxes: torch.Tensor,
+    image_size: int | tuple[int, int] | None = None,
+) -> float:
+    """The fraction of saliency maps whose maximum falls inside the object's box.
+
+    saliency: (B, H, W) at image resolution, or (B, h, w) on a coarser grid (one value per
+    patch) with image_size = S or (H, W) in pixels. boxes: (B, 4) in pixels, (x0, y0, x1, y1),
+    end-exclusive, as `Object.box`. The first maximum of each map (row-major) is its point:
+    cell (i, j) of an h x w grid stands for its centre ((j + 0.5) * W / w, (i + 0.5) * H / h),
+    and it is a hit when x0 <= cx < x1 and y0 <= cy < y1.
+    Zhang et al., 2018, "Top-down Neural Attention by Excitation Backprop".
+    """
+    check_tensor(saliency, "saliency", dim=3, shape_doc="(B, h, w)")
+    check_tensor(boxes, "boxes", dim=2, last=4, shape_doc="(B, 4)", floating=False)
+    if boxes.dtype == torch.bool or boxes.is_complex():
+        raise TypeError(f"boxes must be an integer or floating-point tensor, got {boxes.dtype}")
+    n, h, w = saliency.shape
+    if n == 0 or h == 0 or w == 0:
+        raise ValueError(f"saliency must hold at least one non-empty map, got shape {(n, h, w)}")
+    if boxes.shape[0] != n:
+        raise ValueError(f"boxes must hold one box per map ({n}), got {boxes.shape[0]}")
+    # Without image_size the map is the image: pixel (i, j) has centre (j + 0.5, i + 0.5).
+    height, width = (h, w) if image_size is None else pair(image_size, "image_size", 1)
+    flat = saliency.reshape(n, -1).argmax(dim=-1)  # the first maximum when there are ties
+    i, j = flat // w, flat % w
+    cx = (j.double() + 0.5) * width / w
+    cy = (i.double() + 0.5) * height / h
+    x0, y0, x1, y1 = boxes.double().unbind(dim=-1)
+    hits = (x0 <= cx) & (cx < x1) & (y0 <= cy) & (cy < y1)
+    return hits.float().mean().item()
+
+
+def chair(descriptions: list[str], objects: list) -> dict:
+    """CHAIR: how often a description names an object that is not in its image.
+
+    descriptions: B strings; objects: B scenes, each a `Scene` or a list of (colour, shape).
+    Mentions are read with `minivlm.data.text.parse_caption`. A mention (colour, shape) is
+    hallucinated when the scene has no such object; a bare shape (colour None) only when the
+    scene has no object of that shape. CHAIR_i = hallucinated mentions / all mentions (0 when
+    there are none); CHAIR_s = descriptions with a hallucination / all descriptions.
+    Rohrbach et al., 2018, "Object Hallucination in Image Captioning".
+    Returns {"chair_i", "chair_s", "mentions", "hallucinated"}.
+    """
+    # Imported here: the scene world pulls in matplotlib, which metrics alone does not need.
+    from .data.scenes import Scene
+    from .data.text import parse_caption
+
+    if not isinstance(descriptions, (list, tuple)) or not isinstance(objects, (list, tuple)):
+        raise TypeError(
+            f"descriptions and objects must be lists, got {type(descriptions).__name__} and "
+            f"{type(objects).__name__}"
+        )
+    if len(descriptions) != len(objects):
+        raise ValueError(
+            f"descriptions and objects must have the same length, got {len(descriptions)} "
+            f"and {len(objects)}"
+        )
+    if not descriptions:
+        raise ValueError("descriptions must hold at least one description, got 0")
+    mentions = hallucinated = bad_descriptions = 0
+    for text, scene in zip(descriptions, objects):
+        if isinstance(scene, Scene):
+            labels = set(scene.labels)
+        elif isinstance(scene, (list, tuple)) and all(
+            isinstance(o, (list, tuple)) and len(o) == 2 for o in scene
+        ):
+            labels = {tuple(o) for o in scene}
+        else:
+            raise TypeError(
+                f"each scene must be a Scene or a list of (colour, shape), got {scene!r}"
+            )
+        shapes = {shape for _, shape in labels}
+        found = parse_caption(text)
+        wrong = sum(
+            (shape not in shapes) if colour is None else ((colour, shape) not in labels)
+            for colour, shape in found
+        )
+        mentions += len(found)
+        hallucinated += wrong
+        bad_descriptions += wrong > 0
+    return {
+        "chair_i": hallucinated / mentions if mentions else 0.0,
+        "chair_s": bad_descriptions / len(descriptions),
+        "mentions": mentions,
+        "hallucinated": hallucinated,
+    }
+
+
+def pope(answers: list[str], truths: list[str]) -> dict:
+    """POPE: yes/no questions "is there a <object> in the image?" scored as a binary task.
+
+    answers, truths: B strings; truths must be "yes" or "no", answers are compared after
+    stripping spaces and lower-casing. "yes" is the positive class. An answer that is neither
+    yes nor no is wrong and is not a yes. A yes-ratio far above the share of "yes" truths shows
+    a model that agrees whatever it is asked. Precision and recall are 0 when undefined.
+    Li et al., 2023, "Evaluating Object Hallucination in Large Vision-Language Models".
+    Returns {"accuracy", "precision", "recall", "f1", "yes_ratio"}.
+    """
+    if not isinstance(answers, (list, tuple)) or not isinstance(truths, (list, tuple)):
+        raise TypeError(
+            f"answers and truths must be lists, got {type(answers).__name__} and "
+            f"{type(truths).__name__}"
+        )
+    if len(answers) != len(truths):
+        raise ValueError(
+            f"answers and truths must have the same length, got {len(answers)} and {len(truths)}"
+        )
+    if not answers:
+        raise ValueError("answers must hold at least one answer, got 0")
+    for value in (*answers, *truths):
+        if not isinstance(value, str):
+            raise TypeError(f"answers and truths must be str, got {type(value).__name__}")
+    bad = [t for t in truths if t not in ("yes", "no")]
+    if bad:
+        raise ValueError(f"truths must be 'yes' or 'no', got {bad[0]!r}")
+    said = [a.strip().lower() for a in answers]
+    tp = sum(a == "yes" and t == "yes" for a, t in zip(said, truths))
+    predicted_yes = said.count("yes")
+    actual_yes = truths.count("yes")
+    precision = tp / predicted_yes if predicted_yes else 0.0
+    recall = tp / actual_yes if actual_yes else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "accuracy": sum(a == t for a, t in zip(said, truths)) / len(truths),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "yes_ratio": predicted_yes / len(said),
+    }
+
+
+def winoground_scores(similarity: torch.Tensor) -> dict:
+    """Winoground's text, image and group scores.
+
+    similarity: (N, 2, 2) with similarity[n, i, j] = s(caption i, image j) of example n, where
+    caption 0 matches image 0 and caption 1 matches image 1. Text score: each image prefers its
+    own caption; image score: each caption prefers its own image; group: both. Comparisons are
+    strict, so a tie is a failure. Chance is 1/4, 1/4 and 1/6.
+    Thrush et al., 2022, "Winoground: Probing Vision and Language Models for Visio-Linguistic
+    Compositionality".
+    Returns {"text", "image", "group"}, each a fraction of the N examples.
+    """
+    check_tensor(similarity, "similarity", dim=3, shape_doc="(N, 2, 2)")
+    if similarity.shape[1:] != (2, 2) or similarity.shape[0] == 0:
+        raise ValueError(
+            f"similarity must be (N, 2, 2) with N >= 1, got shape {tuple(similarity.shape)}"
+        )
+    c0i0, c0i1 = similarity[:, 0, 0], similarity[:, 0, 1]
+    c1i0, c1i1 = similarity[:, 1, 0], similarity[:, 1, 1]
+    text = (c0i0 > c1i0) & (c1i1 > c0i1)
+    image = (c0i0 > c0i1) & (c1i1 > c1i0)
+    return {
+        "text": text.float().mean().item(),
+        "image": image.float().mean().item(),
+        "group": (text & image).float().mean().item(),
+    }
