@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ._checks import check_heads, check_int, check_tensor
+from ._hf import rename_key
 from .transformer import Transformer, check_activation
 from .vit import ViT, ViTConfig
 
@@ -359,6 +360,4 @@ _RENAMES = [
 
 
 def _rename(key: str) -> str:
-    for old, new in _RENAMES:
-        key = key.replace(old, new)
-    return key
+    return rename_key(key, _RENAMES)

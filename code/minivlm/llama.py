@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ._checks import check_tensor
+from ._hf import rename_key
 
 
 @dataclass
@@ -446,6 +447,4 @@ _RENAMES = [
 
 
 def _rename(key: str) -> str:
-    for old, new in _RENAMES:
-        key = key.replace(old, new)
-    return key
+    return rename_key(key, _RENAMES)
