@@ -18,7 +18,7 @@ from .attention import MultiHeadAttention
 
 
 class QuickGELU(nn.Module):
-    """x * sigmoid(1.702 x): the sigmoid approximation of GELU that OpenAI's CLIP was trained with."""
+    """x * sigmoid(1.702 x): the sigmoid approximation of GELU OpenAI's CLIP was trained with."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # the same function, as silu(z) = z sigmoid(z) with z = 1.702 x: one fused kernel
@@ -28,6 +28,16 @@ class QuickGELU(nn.Module):
 
 # A checkpoint must be run with the activation it was trained with: the two differ by ~1e-2.
 ACTIVATIONS = {"gelu": nn.GELU, "quick_gelu": QuickGELU}
+# Hugging Face's names: "sdpa" is PyTorch's fused scaled_dot_product_attention, "eager" the
+# from-scratch softmax(QK^T / sqrt(d_k)) V that materialises the (n, n) weights
+ATTN_IMPLEMENTATIONS = ("sdpa", "eager")
+
+
+def check_attn_implementation(name: str) -> None:
+    if name not in ATTN_IMPLEMENTATIONS:
+        raise ValueError(
+            f"attn_implementation must be one of {ATTN_IMPLEMENTATIONS}, got {name!r}"
+        )
 
 
 def check_activation(name: str) -> None:
@@ -53,17 +63,25 @@ class Block(nn.Module):
     """One pre-norm encoder block: (B, n, D) -> (B, n, D)."""
 
     def __init__(
-        self, width: int, n_heads: int, mlp_dim: int, activation: str = "gelu", eps: float = 1e-5
+        self,
+        width: int,
+        n_heads: int,
+        mlp_dim: int,
+        activation: str = "gelu",
+        eps: float = 1e-5,
+        attn_implementation: str = "sdpa",
     ):
         super().__init__()
+        check_attn_implementation(attn_implementation)
+        # "sdpa": the fused kernel, same output, no (n, n) weights kept for backward
+        self.fused = attn_implementation == "sdpa"
         self.ln_1 = nn.LayerNorm(width, eps=eps)
         self.attn = MultiHeadAttention(width, n_heads)
         self.ln_2 = nn.LayerNorm(width, eps=eps)
         self.mlp = MLP(width, mlp_dim, activation)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        # need_weights=False: PyTorch's fused kernel, same output, no (n, n) weights kept for backward
-        x = x + self.attn(self.ln_1(x), mask=mask, need_weights=False)[0]
+        x = x + self.attn(self.ln_1(x), mask=mask, need_weights=not self.fused)[0]
         return x + self.mlp(self.ln_2(x))
 
 
@@ -74,7 +92,7 @@ class Transformer(nn.Module):
     output_hidden_states it also returns a tuple of depth + 1 tensors (B, n, D): the input of
     the first block, then the output of every block, the layout of Hugging Face's
     `hidden_states` (LLaVA reads the penultimate entry). mask: boolean, True = may attend,
-    broadcastable to (B, n_heads, n, n).
+    broadcastable to (B, n_heads, n, n). attn_implementation: "sdpa" (fused) or "eager".
     """
 
     def __init__(
@@ -85,13 +103,15 @@ class Transformer(nn.Module):
         mlp_dim: int,
         activation: str = "gelu",
         eps: float = 1e-5,
+        attn_implementation: str = "sdpa",
     ):
         super().__init__()
         if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
             raise ValueError(f"depth must be a positive integer, got {depth!r}")
         self.width = width
         self.blocks = nn.ModuleList(
-            Block(width, n_heads, mlp_dim, activation, eps) for _ in range(depth)
+            Block(width, n_heads, mlp_dim, activation, eps, attn_implementation)
+            for _ in range(depth)
         )
 
     def forward(

@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 
 from ._checks import check_heads, check_int, check_tensor, pair
-from .transformer import Transformer, check_activation
+from .transformer import Transformer, check_activation, check_attn_implementation
 
 
 @dataclass
@@ -42,6 +42,8 @@ class ViTConfig:
     # "cls": the class token's output (ViT, CLIP); "mean": the mean of the N patch tokens,
     # global average pooling, which ViT's authors found as good (Dosovitskiy et al., app. D.3)
     pool: str = "cls"
+    # "sdpa": PyTorch's fused attention kernel; "eager": the from-scratch one, for comparison
+    attn_implementation: str = "sdpa"
 
     def __post_init__(self):
         H, W = pair(self.image_size, "image_size", 1)
@@ -61,6 +63,7 @@ class ViTConfig:
         check_activation(self.activation)
         if self.pool not in ("cls", "mean"):
             raise ValueError(f"pool must be 'cls' or 'mean', got {self.pool!r}")
+        check_attn_implementation(self.attn_implementation)
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -122,7 +125,9 @@ class ViT(nn.Module):
         self.class_token = nn.Parameter(torch.zeros(D))  # x_class
         self.pos_embed = nn.Parameter(torch.zeros(c.n_patches + 1, D))  # E_pos, learned
         self.ln_pre = nn.LayerNorm(D, eps=c.ln_eps) if c.ln_pre else nn.Identity()
-        self.transformer = Transformer(D, c.depth, c.n_heads, c.mlp_dim, c.activation, c.ln_eps)
+        self.transformer = Transformer(
+            D, c.depth, c.n_heads, c.mlp_dim, c.activation, c.ln_eps, c.attn_implementation
+        )
         self.ln_post = nn.LayerNorm(D, eps=c.ln_eps)
         self.head = nn.Linear(D, c.n_classes) if c.n_classes else nn.Identity()
         self.apply(_init_weights)
