@@ -5,6 +5,7 @@ import torch
 
 from minivlm.projectors import (
     LinearProjector,
+    MergeProjector,
     MLPProjector,
     QFormerProjector,
     make_projector,
@@ -36,6 +37,8 @@ def qformer_params(D_v, D_t, n_queries, depth, d, mlp_ratio=4.0):
         ("linear", {}, N, D_V * D_T + D_T),
         ("mlp", {}, N, (D_V * D_T + D_T) + (D_T * D_T + D_T)),
         ("mlp", {"bias": False}, N, D_V * D_T + D_T * D_T),
+        ("merge", {}, N // 4, (4 * D_V * D_T + D_T) + (D_T * D_T + D_T)),
+        ("merge", {"merge": 4}, N // 16, (16 * D_V * D_T + D_T) + (D_T * D_T + D_T)),
         ("qformer", {"n_queries": 5, "n_heads": 4}, 5, qformer_params(D_V, D_T, 5, 1, D_T)),
         (
             "qformer",
@@ -57,7 +60,10 @@ def test_factory_builds_each_class():
     assert type(make_projector("linear", D_V, D_T)) is LinearProjector
     assert type(make_projector("mlp", D_V, D_T)) is MLPProjector
     assert type(make_projector("qformer", D_V, D_T, n_queries=3)) is QFormerProjector
-    with pytest.raises(ValueError, match=r"kind must be one of \['linear', 'mlp', 'qformer'\]"):
+    assert type(make_projector("merge", D_V, D_T, merge=2)) is MergeProjector
+    with pytest.raises(
+        ValueError, match=r"kind must be one of \['linear', 'merge', 'mlp', 'qformer'\]"
+    ):
         make_projector("resampler", D_V, D_T)
 
 
@@ -121,3 +127,35 @@ def test_gradients_reach_every_parameter_and_the_input(kind):
     assert Z_v.grad is not None and Z_v.grad.abs().sum() > 0
     for name, param in p.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_merge_concatenates_each_block_of_neighbouring_patches_row_by_row():
+    torch.manual_seed(0)
+    p = MergeProjector(D_V, D_T, merge=2)
+    Z_v = torch.randn(2, N, D_V)  # a 4 x 4 grid of patches, row-major
+    grid = Z_v.view(2, 4, 4, D_V)
+    # token t covers rows 2r, 2r + 1 and columns 2c, 2c + 1, with t = 2r + c
+    blocks = [
+        torch.cat([grid[:, 2 * r, 2 * c], grid[:, 2 * r, 2 * c + 1],
+                   grid[:, 2 * r + 1, 2 * c], grid[:, 2 * r + 1, 2 * c + 1]], dim=-1)
+        for r in range(2) for c in range(2)
+    ]
+    x = torch.stack(blocks, dim=1)  # (2, 4, 4 D_V)
+    h = torch.nn.functional.gelu(x @ p.linear_1.weight.T + p.linear_1.bias)
+    torch.testing.assert_close(p(Z_v), h @ p.linear_2.weight.T + p.linear_2.bias)
+    # merge=1 is the MLP projector, one token per patch
+    one = MergeProjector(D_V, D_T, merge=1)
+    mlp = MLPProjector(D_V, D_T)
+    mlp.load_state_dict(one.state_dict())
+    torch.testing.assert_close(one(Z_v), mlp(Z_v))
+
+
+def test_merge_needs_a_square_grid_its_side_divides():
+    p = MergeProjector(D_V, D_T, merge=2)
+    for bad in (15, 17, 9):  # not square, not square, odd side
+        with pytest.raises(ValueError, match=f"square grid.*got N={bad}"):
+            p.n_tokens(bad)
+        with pytest.raises(ValueError, match=f"got N={bad}"):
+            p(torch.randn(1, bad, D_V))
+    with pytest.raises(ValueError, match="merge must be a positive integer, got 0"):
+        MergeProjector(D_V, D_T, merge=0)

@@ -4,6 +4,7 @@ import dataclasses
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from minivlm import metrics
 from minivlm.data import LABELS, make_split
@@ -70,3 +71,19 @@ def test_shipped_clip_classifies_and_retrieves(book_clip):
     similarity = encode_images(book_clip, multi.images) @ encode_texts(book_clip, unique).T
     assert metrics.recall_at_k(similarity, relevant, 1) > 0.85
     assert len(LABELS) == 30
+
+
+def test_patch_embeddings_follow_the_pooled_path(book_clip):
+    images = make_split(5, (1, 3), seed=3).images
+    patches = recipe_clip.encode_patches(book_clip, images)
+    assert patches.shape == (5, 16, book_clip.model.config.embed_dim)
+    torch.testing.assert_close(patches.norm(dim=-1), torch.ones(5, 16))
+    # each patch token through ln_post and W_i, as the pooled token goes
+    model = book_clip.model
+    with torch.no_grad():
+        _, hidden = model.vision.forward_features(images, output_hidden_states=True)
+        by_hand = F.normalize(model.W_i(model.vision.ln_post(hidden[-1][:, 1:])), dim=-1)
+        # mean pooling: the image embedding is W_i LN(mean of the same tokens)
+        pooled = F.normalize(model.W_i(model.vision.ln_post(hidden[-1][:, 1:].mean(1))), dim=-1)
+    torch.testing.assert_close(patches, by_hand)
+    torch.testing.assert_close(encode_images(book_clip, images), pooled)

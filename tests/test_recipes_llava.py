@@ -61,7 +61,7 @@ def test_save_and_load_round_trip(clip, tmp_path):
     assert recipe.answer(loaded, images, questions) == recipe.answer(trained, images, questions)
 
 
-@pytest.mark.parametrize("name", ["book", "linear", "qformer", "blind"])
+@pytest.mark.parametrize("name", ["book", "linear", "merge", "qformer", "blind", "biased"])
 def test_shipped_models_come_from_their_recipes(name, clip):
     trained = recipe.load_variant(name, clip)
     assert trained.recipe == recipe.variants()[name][0]
@@ -74,6 +74,19 @@ def test_book_llava_answers_held_out_questions(clip, test_split):
         assert scores[kind] > 0.9, scores
     blind = recipe.evaluate(recipe.load_variant("blind", clip), test_split)
     assert blind["colour"] < 0.35 and blind["shape"] < 0.35, blind
+
+
+def test_variants_differ_from_their_base_recipe_in_one_field_only():
+    table = recipe.variants()
+    base = {"book": recipe.LLaVARecipe.book(), "chapter": recipe.LLaVARecipe.chapter()}
+    expected = {"linear": ("chapter", "projector"), "merge": ("chapter", "projector"),
+                "qformer": ("chapter", "projector"), "blind": ("chapter", "blind"),
+                "biased": ("book", "bias")}
+    for name, (origin, field) in expected.items():
+        r = table[name][0]
+        changed = [f for f in r.__dataclass_fields__ if getattr(r, f) != getattr(base[origin], f)]
+        assert changed == [field], (name, changed)
+    assert table["biased"][0].bias == (("circle", "square"), 1.0)
 
 
 def test_unknown_variant():

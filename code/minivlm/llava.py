@@ -54,7 +54,8 @@ class LLaVAConfig:
 
     vision: ViTConfig = field(default_factory=_tiny_vision)  # the CLIP image tower, g
     text: LlamaConfig = field(default_factory=_tiny_text)  # the language model
-    projector: str = "mlp"  # "linear" (LLaVA 1.0), "mlp" (LLaVA-1.5), "qformer" (BLIP-2)
+    # "linear" (LLaVA 1.0), "mlp" (LLaVA-1.5), "merge" (Qwen2-VL), "qformer" (BLIP-2)
+    projector: str = "mlp"
     projector_options: dict = field(default_factory=dict)  # e.g. {"n_queries": 8}
     image_token_id: int = 3  # <image> in the scene world's tokenizer
     vision_feature_layer: int = -2  # index into the tower's depth + 1 hidden states

@@ -9,11 +9,17 @@ one token for each of the N patches. BLIP-2 (Li et al., 2023) instead lets a fix
 learned queries read the patches through cross-attention (the Q-Former), so the language
 model sees n_queries tokens whatever N is                                  QFormerProjector
 
+Between the two, Qwen2-VL's patch merger (Wang et al., 2024) concatenates each k x k block
+of neighbouring patches before the MLP: k^2 times fewer tokens, nothing thrown away
+before the projector has seen it                                           MergeProjector
+
 Every projector maps patch features (B, N, vision_width) to (B, N_out, text_width), and
 `n_tokens(N)` says what N_out is.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn as nn
@@ -70,6 +76,44 @@ class MLPProjector(Projector):
     def forward(self, Z_v: torch.Tensor) -> torch.Tensor:
         self._check(Z_v)
         return self.linear_2(self.act(self.linear_1(Z_v)))
+
+
+class MergeProjector(Projector):
+    """Concatenate each k x k block of neighbouring patches, then Linear, GELU, Linear:
+    (B, N, vision_width) -> (B, N / k^2, text_width). The N patches must form a square grid
+    (no class token) whose side k divides.
+    """
+
+    def __init__(self, vision_width: int, text_width: int, merge: int = 2):
+        super().__init__(vision_width, text_width)
+        check_int(merge, "merge")
+        self.k = merge
+        self.linear_1 = nn.Linear(merge * merge * vision_width, text_width)
+        self.act = nn.GELU()
+        self.linear_2 = nn.Linear(text_width, text_width)
+
+    def _grid(self, n_patches: int) -> int:
+        side = math.isqrt(n_patches)
+        if side * side != n_patches or side % self.k:
+            raise ValueError(
+                f"merge={self.k} needs a square grid of patches whose side it divides, "
+                f"got N={n_patches}"
+            )
+        return side
+
+    def n_tokens(self, n_patches: int) -> int:
+        check_int(n_patches, "n_patches")
+        return (self._grid(n_patches) // self.k) ** 2
+
+    def forward(self, Z_v: torch.Tensor) -> torch.Tensor:
+        self._check(Z_v)
+        B, N, D = Z_v.shape
+        side, k = self._grid(N), self.k
+        g = side // k
+        x = Z_v.reshape(B, g, k, g, k, D)  # (B, N, D) -> (B, rows, k, cols, k, D), row-major
+        # each block's k x k patches side by side, row by row: (B, g, g, k, k, D) -> (B, g*g, k*k*D)
+        x = x.permute(0, 1, 3, 2, 4, 5).reshape(B, g * g, k * k * D)
+        return self.linear_2(self.act(self.linear_1(x)))
 
 
 class QFormerBlock(nn.Module):
@@ -142,11 +186,16 @@ class QFormerProjector(Projector):
         return self.W_out(self.ln_out(x))  # (B, n_q, d) -> (B, n_q, text_width)
 
 
-PROJECTORS = {"linear": LinearProjector, "mlp": MLPProjector, "qformer": QFormerProjector}
+PROJECTORS = {
+    "linear": LinearProjector,
+    "mlp": MLPProjector,
+    "merge": MergeProjector,
+    "qformer": QFormerProjector,
+}
 
 
 def make_projector(kind: str, vision_width: int, text_width: int, **kw) -> Projector:
-    """A projector by name: "linear", "mlp" or "qformer"; kw go to its constructor."""
+    """A projector by name: "linear", "mlp", "merge" or "qformer"; kw go to its constructor."""
     if kind not in PROJECTORS:
         raise ValueError(f"kind must be one of {sorted(PROJECTORS)}, got {kind!r}")
     return PROJECTORS[kind](vision_width, text_width, **kw)

@@ -143,6 +143,20 @@ def encode_images(
     return F.normalize(torch.cat(parts), dim=-1)
 
 
+@torch.no_grad()
+def encode_patches(trained: TrainedCLIP, images: torch.Tensor) -> torch.Tensor:
+    """Unit-length embeddings of every patch, (B, N, d_e), in the joint space of the texts.
+
+    Each patch token of the last block goes through ln_post and W_i, the path the pooled
+    token takes (as MaskCLIP does, Zhou et al., 2022). With mean pooling the image embedding
+    is W_i LN(mean of the patches); LayerNorm does not commute with the mean, so the patches'
+    embeddings are close to the image's parts, not exact pieces of it.
+    """
+    vision = trained.model.vision
+    tokens = vision.forward_features(images)  # (B, 1 + N, D), after ln_post
+    return F.normalize(trained.model.W_i(tokens[:, 1:]), dim=-1)  # (B, N, D) -> (B, N, d_e)
+
+
 def class_embeddings(trained: TrainedCLIP, templates=PROMPT_TEMPLATES[:1]) -> torch.Tensor:
     """(30, d_e): one unit vector per label of data.LABELS, the mean over the templates
     (prompt ensembling when there are several), re-normalised."""

@@ -37,7 +37,7 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "scene_llava.pt"
 
 @dataclass(frozen=True)
 class LLaVARecipe:
-    projector: str = "mlp"  # "linear", "mlp" or "qformer"
+    projector: str = "mlp"  # "linear", "mlp", "merge" (4 tokens) or "qformer" (8 tokens)
     stage1_steps: int = 300
     stage2_steps: int = 2400
     batch_size: int = 64
@@ -260,7 +260,11 @@ def variants() -> dict[str, tuple[LLaVARecipe, Path]]:
         "book": (LLaVARecipe.book(), WEIGHTS),
         "linear": (LLaVARecipe.chapter(projector="linear"), folder / "llava_linear.pt"),
         "qformer": (LLaVARecipe.chapter(projector="qformer"), folder / "llava_qformer.pt"),
+        "merge": (LLaVARecipe.chapter(projector="merge"), folder / "llava_merge.pt"),
         "blind": (LLaVARecipe.chapter(blind=True), folder / "llava_blind.pt"),
+        # the challenges chapter's: the book's recipe on a world where, in scenes of two or
+        # more objects, every circle comes with a square
+        "biased": (LLaVARecipe.book(bias=(("circle", "square"), 1.0)), folder / "llava_biased.pt"),
     }
 
 
