@@ -492,3 +492,262 @@ def check_llava_labels(make_labels: Callable) -> CheckResult:
         cases.append((f"labels of a {T}-token sequence with n_prompt={n_prompt}", call,
                       expected.float(), {k: v.float() for k, v in mistakes.items()}))
     return _run("make_labels", cases)
+
+
+# Fundamental challenges -------------------------------------------------------------
+
+
+def check_modality_gap(modality_gap: Callable) -> CheckResult:
+    """modality_gap(image_embeddings (N, d), text_embeddings (M, d)) -> the distance between
+    the centroids of the L2-normalised image and text embeddings."""
+    F = torch.nn.functional
+    g = torch.Generator().manual_seed(7)
+    cases = []
+    for N, M, d in ((7, 5, 8), (12, 20, 16), (9, 3, 4)):
+        # two shifted clouds with norms far from 1: a missing normalisation shows
+        shift = torch.randn(d, generator=g, dtype=torch.float64)
+        image = (torch.randn(N, d, generator=g, dtype=torch.float64) + shift) * (
+            0.3 + 3.0 * torch.rand(N, 1, generator=g, dtype=torch.float64)
+        )
+        text = (torch.randn(M, d, generator=g, dtype=torch.float64) - 0.5 * shift) * (
+            0.2 + 2.0 * torch.rand(M, 1, generator=g, dtype=torch.float64)
+        )
+        unit_image, unit_text = F.normalize(image, dim=-1), F.normalize(text, dim=-1)
+        image_centre, text_centre = unit_image.mean(0), unit_text.mean(0)
+        gap = (image_centre - text_centre).norm()
+        cosine = F.cosine_similarity(image_centre, text_centre, dim=0)
+        mistakes = {
+            "the embeddings are not L2-normalised: divide each one by its norm before "
+            "taking the centroids": (image.mean(0) - text.mean(0)).norm(),
+            "the centroids are normalised, not the embeddings: normalise each embedding, "
+            "then average (a centroid of unit vectors is shorter than 1)": (
+                F.normalize(image.mean(0), dim=0) - F.normalize(text.mean(0), dim=0)
+            ).norm(),
+            "this is the squared distance: the gap is the norm of the difference, not its "
+            "square": gap**2,
+            "this is the cosine similarity of the centroids; the gap is the Euclidean "
+            "distance between them": cosine,
+            "this is 1 - cosine similarity of the centroids; the gap is the Euclidean "
+            "distance between them": 1 - cosine,
+            "this averages the pairwise distances between image and text embeddings; the gap "
+            "is the distance between the two means": torch.cdist(unit_image, unit_text).mean(),
+        }
+        cases.append(
+            (
+                f"modality_gap with N={N} images, M={M} texts, d={d}",
+                lambda image=image, text=text: modality_gap(image.clone(), text.clone()),
+                gap,
+                mistakes,
+            )
+        )
+    return _scalar_cases("modality_gap", cases)
+
+
+def _winoground(similarity: torch.Tensor, strict: bool = True) -> tuple[torch.Tensor, ...]:
+    """Per-example text and image successes; similarity[n, i, j] = s(caption i, image j)."""
+    better = torch.gt if strict else torch.ge
+    c0i0, c0i1 = similarity[:, 0, 0], similarity[:, 0, 1]
+    c1i0, c1i1 = similarity[:, 1, 0], similarity[:, 1, 1]
+    text = better(c0i0, c1i0) & better(c1i1, c0i1)
+    image = better(c0i0, c0i1) & better(c1i1, c1i0)
+    return text, image
+
+
+def check_winoground(scores: Callable) -> CheckResult:
+    """scores(similarity (N, 2, 2)) -> {"text", "image", "group"}, with similarity[n, i, j] =
+    s(caption i, image j): the fractions of examples where each image prefers its own caption
+    (text), each caption its own image (image), and both (group); a tie is a failure."""
+    g = torch.Generator().manual_seed(8)
+    keys = ("text", "image", "group")
+    cases = (
+        # real-valued similarities, then small integers with many ties
+        ("similarities with no ties", torch.randn(16, 2, 2, generator=g) + 0.6 * torch.eye(2)),
+        ("similarities with ties", torch.randint(0, 3, (24, 2, 2), generator=g).float()),
+    )
+    for name, S in cases:
+
+        def frac(t):
+            return t.float().mean().item()
+
+        text, image = _winoground(S)
+        expected = (frac(text), frac(image), frac(text & image))
+        loose_text, loose_image = _winoground(S, strict=False)
+        mistakes = {
+            "the text and image scores are swapped: the text score asks whether each image "
+            "prefers its own caption (compare the captions, similarity[n, 0, j] with "
+            "similarity[n, 1, j]), the image score whether each caption prefers its own "
+            "image": (expected[1], expected[0], expected[2]),
+            "a tie counts as a success (>=); the comparisons are strict (>), so a tie is a "
+            "failure": (frac(loose_text), frac(loose_image), frac(loose_text & loose_image)),
+            "the group score counts the examples where text or image succeeds; it needs both "
+            "(text and image)": (expected[0], expected[1], frac(text | image)),
+            "the group score is the mean of the text and image scores; it counts the examples "
+            "where both succeed": (expected[0], expected[1], (expected[0] + expected[1]) / 2),
+            "the scores are percentages; return fractions of the N examples, between 0 and 1": (
+                tuple(100 * e for e in expected)
+            ),
+        }
+        label = f"scores on {len(S)} {name}"
+        try:
+            got = scores(S.clone())
+        except Exception as error:
+            return _report(False, f"{label} raised {type(error).__name__}: {error}")
+        if not isinstance(got, dict):
+            return _report(
+                False,
+                f"scores should return a dict with keys 'text', 'image', 'group', got "
+                f"{type(got).__name__}",
+            )
+        missing = [k for k in keys if k not in got]
+        if missing:
+            return _report(
+                False,
+                f"the dict returned by scores lacks the key{'s' if len(missing) > 1 else ''} "
+                + ", ".join(repr(k) for k in missing)
+                + "; it needs 'text', 'image' and 'group'",
+            )
+        values = []
+        for k in keys:
+            v = got[k]
+            if isinstance(v, torch.Tensor) and v.numel() == 1:
+                v = v.item()
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                return _report(
+                    False, f"scores[{k!r}] should be a number, got {type(v).__name__}"
+                )
+            values.append(float(v))
+
+        def same(a, b):
+            return all(abs(x - y) <= 1e-6 for x, y in zip(a, b))
+
+        if same(values, expected):
+            continue
+        for hint, wrong in mistakes.items():
+            if same(values, wrong):
+                return _report(False, f"{label}: {hint}")
+        k = next(k for k, x, y in zip(keys, values, expected) if abs(x - y) > 1e-6)
+        i = keys.index(k)
+        return _report(
+            False, f"{label}: the {k} score is {values[i]:.4g}, expected {expected[i]:.4g}"
+        )
+    return _report(True, f"winoground scores agree with the reference on {len(cases)} cases")
+
+
+def _int8_per_row(W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric per-row INT8: scale = max|row| / 127 (rows, 1), q = round(W / scale)."""
+    scale = W.abs().amax(dim=1, keepdim=True) / 127
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # a zero row: any scale
+    q = torch.round(W / scale).clamp(-127, 127).to(torch.int8)
+    return q, scale
+
+
+def check_int8_quantize(quantize: Callable) -> CheckResult:
+    """quantize(W (rows, cols)) -> (q, scale): symmetric per-row INT8, with scale =
+    max|row| / 127 (shape (rows,) or (rows, 1)) and q = round(W / scale) in [-127, 127],
+    an integer tensor."""
+    g = torch.Generator().manual_seed(9)
+    signed = (torch.int8, torch.int16, torch.int32, torch.int64)
+    shapes = ((4, 9), (6, 16), (5, 3))
+    for rows, cols in shapes:
+        # rows of different magnitudes, so that one scale for all of them shows
+        W = torch.randn(rows, cols, generator=g) * torch.exp(torch.randn(rows, 1, generator=g))
+        label = f"quantize of a {rows}x{cols} matrix"
+        q_ref, scale_ref = _int8_per_row(W)
+        x = W / scale_ref
+        # entries within a hair of a .5 may round either way in another order of operations
+        borderline = (x - x.floor() - 0.5).abs() < 1e-3
+        row_max = W.abs().amax(dim=1, keepdim=True)
+        scale_mistakes = {
+            "one scale for the whole matrix (per-tensor); each row gets its own scale, "
+            "max|row| / 127": W.abs().max() / 127,
+            "one scale per column; each row (one output unit) gets its own scale, "
+            "max|row| / 127": W.abs().amax(dim=0, keepdim=True) / 127,
+            "the scale divides by 128; symmetric INT8 uses the levels -127..127, so "
+            "scale = max|row| / 127": row_max / 128,
+            "the scale divides by 255, the range of an unsigned byte; symmetric INT8 uses "
+            "the levels -127..127, so scale = max|row| / 127": row_max / 255,
+            "this is asymmetric min-max scaling, (max - min) / 255; the symmetric scale is "
+            "max|row| / 127, with no zero point": (
+                W.amax(dim=1, keepdim=True) - W.amin(dim=1, keepdim=True)
+            ) / 255,
+            "the scale is inverted (127 / max|row|): W is recovered as q * scale, so "
+            "scale = max|row| / 127": 127 / row_max,
+        }
+        q_mistakes = {
+            "q is rounded down (floor); round W / scale to the nearest level": x.floor(),
+            "q is truncated toward zero (a cast or trunc); round W / scale to the nearest "
+            "level": x.trunc(),
+        }
+        try:
+            got = quantize(W.clone())
+        except Exception as error:
+            return _report(False, f"{label} raised {type(error).__name__}: {error}")
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return _report(
+                False, f"quantize should return a pair (q, scale), got {type(got).__name__}"
+            )
+        q, scale = got
+        if not isinstance(q, torch.Tensor):
+            return _report(False, f"q should be a torch.Tensor, got {type(q).__name__}")
+        if q.dtype not in signed:
+            if isinstance(scale, torch.Tensor) and scale.dtype in signed and q.is_floating_point():
+                return _report(False, f"{label}: the pair is (scale, q); return (q, scale)")
+            return _report(
+                False,
+                f"{label}: q should be an integer tensor (torch.int8, or another signed "
+                f"integer type), got {q.dtype}",
+            )
+        if q.shape != W.shape:
+            return _report(
+                False, f"{label}: q has shape {tuple(q.shape)}, expected {tuple(W.shape)}"
+            )
+        try:
+            s = torch.as_tensor(
+                scale.detach() if isinstance(scale, torch.Tensor) else scale, dtype=torch.float32
+            )
+        except Exception:
+            return _report(False, f"{label}: scale should be a tensor, got {type(scale).__name__}")
+        if s.numel() == 1:
+            s = s.reshape(1, 1)
+        elif tuple(s.shape) in ((rows,), (rows, 1)):
+            s = s.reshape(rows, 1)
+        elif tuple(s.shape) in ((cols,), (1, cols)):
+            s = s.reshape(1, cols)
+        else:
+            return _report(
+                False,
+                f"{label}: scale has shape {tuple(s.shape)}; one value per row is "
+                f"({rows},) or ({rows}, 1)",
+            )
+        s = s.expand(rows, cols)
+
+        def scale_is(wrong, s=s):
+            return torch.allclose(s, wrong.expand(rows, cols), rtol=1e-4, atol=1e-12)
+
+        def q_is(wrong, loose, q=q.long()):
+            wrong = wrong.long()
+            return bool(((q == wrong) | (loose & ((q - wrong).abs() <= 1))).all())
+
+        if not scale_is(scale_ref):
+            for hint, wrong in scale_mistakes.items():
+                if scale_is(wrong):
+                    return _report(False, f"{label}: {hint}")
+            error = (s - scale_ref.expand(rows, cols)).abs().max().item()
+            return _report(
+                False,
+                f"{label}: the scale is wrong (largest error {error:.3g}); it is max|row| / 127 "
+                f"for each row",
+            )
+        if q_is(q_ref, borderline):
+            continue
+        near_level = (x - x.round()).abs() < 1e-3  # where floor and trunc may go either way
+        for hint, wrong in q_mistakes.items():
+            if q_is(wrong, near_level):
+                return _report(False, f"{label}: {hint}")
+        n_wrong = int((q.long() != q_ref.long()).sum())
+        return _report(
+            False,
+            f"{label}: the scale is right but {n_wrong} of {q.numel()} entries of q are wrong; "
+            f"q = round(W / scale), clamped to [-127, 127]",
+        )
+    return _report(True, f"int8 quantize agrees with the reference on {len(shapes)} matrices")
