@@ -9,7 +9,7 @@ JB     := $(BIN)/jupyter-book
 STRICT := -W -n --keep-going
 CHAPTERS := $(wildcard chapters/*.md)
 
-.PHONY: book test students notebooks clean
+.PHONY: book test students notebooks chromium clean
 
 $(STAMP): requirements.txt code/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,9 +21,17 @@ $(STAMP): requirements.txt code/pyproject.toml
 book: $(STAMP)
 	$(JB) build $(STRICT) .
 
-## test: the package's tests, the book's tests, nbval over every chapter notebook
-test: book students
+## test: the package's tests, the book's tests, nbval over every chapter notebook, the built
+## book in a headless browser, and every notebook in a fresh Colab-like environment
+test: book students chromium
 	$(BIN)/python -m pytest
+
+## chromium: Debian's Chromium for the browser tests, installed when it is missing
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 ## students: the build without solutions that an instructor hands out, in _build/students/_build/html
 students: $(STAMP)
