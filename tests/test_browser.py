@@ -21,8 +21,7 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
-
-playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+from playwright import sync_api as playwright  # requirements.txt; a missing install must fail
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
