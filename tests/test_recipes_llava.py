@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from minivlm.data import make_split
+from minivlm.data import make_split, sample_scenes
 from minivlm.recipes import llava as recipe
 from minivlm.recipes.clip import load_book_clip
 from minivlm.recipes.llava import LLaVARecipe
@@ -92,3 +92,11 @@ def test_variants_differ_from_their_base_recipe_in_one_field_only():
 def test_unknown_variant():
     with pytest.raises(ValueError, match="name must be one of"):
         recipe.load_variant("huge")
+
+
+def test_training_world_draws_the_training_split_without_rendering_it():
+    r = recipe.LLaVARecipe.chapter(n_scenes=50, bias=(("circle", "square"), 1.0), seed=3)
+    split = make_split(**recipe.training_world(r))
+    scenes = sample_scenes(**recipe.training_world(r)).to_scenes()
+    assert scenes == split.scenes and len(scenes) == 50
+    assert recipe.training_world(recipe.LLaVARecipe.chapter())["bias"] is None

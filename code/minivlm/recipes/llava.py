@@ -97,6 +97,18 @@ def vision_features(model: LLaVA, images: torch.Tensor, batch_size: int = 2048) 
     return torch.cat(parts)
 
 
+def training_world(recipe: LLaVARecipe) -> dict:
+    """How the recipe draws its training scenes, as keyword arguments of both
+    scenes.make_split (which also renders them) and scenes.sample_scenes (which does not):
+    the same arguments draw the same scenes."""
+    return {
+        "n": recipe.n_scenes,
+        "n_objects": (1, 3),
+        "seed": recipe.seed + 1,
+        "bias": None if recipe.bias is None else {recipe.bias[0]: recipe.bias[1]},
+    }
+
+
 def stage1_examples(split: world.SceneSplit) -> tuple[list[int], list[str], list[str]]:
     """(scene index, prompt, answer): every scene described by its caption."""
     return list(range(len(split))), [DESCRIBE_PROMPT] * len(split), captions(split.scenes)
@@ -129,8 +141,7 @@ def train_llava(
     clip = load_book_clip() if clip is None else clip
     tokenizer = clip.tokenizer
     model = build(recipe, clip)
-    bias = None if recipe.bias is None else {recipe.bias[0]: recipe.bias[1]}
-    split = world.make_split(recipe.n_scenes, (1, 3), seed=recipe.seed + 1, bias=bias)
+    split = world.make_split(**training_world(recipe))
     Z_v = vision_features(model, split.images)  # (n_scenes, N, D_v), once: the tower is frozen
     if recipe.blind:
         Z_v = torch.zeros_like(Z_v)  # the same images for every question: nothing to see
