@@ -1,7 +1,13 @@
 import pytest
 import torch
 
-from minivlm.metrics import accuracy, cosine_similarity_matrix, recall_at_k, zero_shot_predict
+from minivlm.metrics import (
+    accuracy,
+    cosine_similarity_matrix,
+    recall_at_k,
+    wilson_interval,
+    zero_shot_predict,
+)
 
 
 def test_cosine_similarity_matrix_hand_case():
@@ -54,3 +60,35 @@ def test_recall_at_k_with_a_relevance_matrix():
     assert recall_at_k(s, relevant, 3) == 1.0
     with pytest.raises(ValueError, match="boolean \\(2, 3\\) relevance matrix"):
         recall_at_k(s, relevant.long(), 1)
+
+
+@pytest.mark.parametrize("k, n", [(0, 10), (10, 10), (5, 10), (3, 7), (1917, 2000), (1, 1)])
+def test_wilson_interval_matches_scipy(k, n):
+    from scipy.stats import binomtest
+
+    low, high = wilson_interval(k, n)
+    reference = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert low == pytest.approx(reference.low, abs=1e-12)
+    assert high == pytest.approx(reference.high, abs=1e-12)
+    assert 0.0 <= low <= k / n <= high <= 1.0
+
+
+def test_wilson_interval_hand_case_and_width():
+    # 5 of 10 at 95%: centre 0.5, half-width 1.96 sqrt(0.025 + 1.96^2 / 400) / 1.384
+    low, high = wilson_interval(5, 10)
+    assert (low, high) == pytest.approx((0.236593, 0.763407), abs=1e-6)
+    assert wilson_interval(50, 100)[1] - wilson_interval(50, 100)[0] > (
+        wilson_interval(500, 1000)[1] - wilson_interval(500, 1000)[0]
+    )
+    assert wilson_interval(5, 10, confidence=0.5)[0] > low
+
+
+def test_wilson_interval_errors():
+    with pytest.raises(ValueError, match="successes must be at most n = 3, got 4"):
+        wilson_interval(4, 3)
+    with pytest.raises(ValueError, match="n must be a positive integer, got 0"):
+        wilson_interval(0, 0)
+    with pytest.raises(ValueError, match="successes must be an integer >= 0, got -1"):
+        wilson_interval(-1, 3)
+    with pytest.raises(ValueError, match="confidence must be a float in \\(0, 1\\), got 95"):
+        wilson_interval(1, 3, confidence=95)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
+
 import torch
 import torch.nn.functional as F
 
@@ -34,6 +37,34 @@ def accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
             f"and {labels.shape[0]}"
         )
     return (predictions == labels).float().mean().item()
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion successes / n (Wilson, 1927).
+
+    An accuracy measured on n test items is an estimate; two models whose intervals overlap
+    may not differ at all. Wilson's interval stays inside [0, 1] and keeps its coverage near
+    0 and 1, where the textbook p +- z sqrt(p(1-p)/n) collapses to a point. With z the
+    normal quantile of the confidence (1.96 for 95%),
+
+        centre = (p + z^2 / 2n) / (1 + z^2 / n),
+        half-width = z sqrt(p(1 - p)/n + z^2 / 4n^2) / (1 + z^2 / n).
+    """
+    check_int(n, "n")
+    check_int(successes, "successes", minimum=0)
+    if successes > n:
+        raise ValueError(f"successes must be at most n = {n}, got {successes}")
+    if not isinstance(confidence, float) or not 0 < confidence < 1:
+        raise ValueError(f"confidence must be a float in (0, 1), got {confidence!r}")
+    z = NormalDist().inv_cdf((1 + confidence) / 2)
+    p = successes / n
+    denominator = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
+    # at 0 and n the bound is exactly 0 or 1; the formula leaves a rounding error there
+    low = 0.0 if successes == 0 else centre - half
+    high = 1.0 if successes == n else centre + half
+    return low, high
 
 
 def recall_at_k(similarity: torch.Tensor, targets: torch.Tensor, k: int) -> float:

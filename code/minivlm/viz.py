@@ -44,6 +44,26 @@ def glue(name: str, value, display: bool = False):
     _glue(name, value, display=display)
 
 
+def claim(statement: str, holds) -> None:
+    """Check a sentence of the prose against the run that the page shows, and print it.
+
+    The prose states results in words ("two heads beat one", "above chance"); the cell that
+    measures them passes the comparison behind the words, margin included, as `holds`. On a
+    machine where it fails, the cell raises, and the build stops instead of printing a false
+    sentence. What is printed does not depend on the run, so the output is the same on every
+    machine where the claim is true.
+    """
+    if not isinstance(statement, str) or not statement:
+        raise TypeError(f"statement must be a non-empty str, got {statement!r}")
+    if hasattr(holds, "item") and (not hasattr(holds, "numel") or holds.numel() == 1):
+        holds = holds.item()  # a NumPy bool, or a one-element tensor
+    if not isinstance(holds, bool):
+        raise TypeError(f"holds must be a bool (the comparison itself), got {holds!r}")
+    if not bool(holds):
+        raise AssertionError(f"the page says that {statement}, and this run does not show it")
+    print(f"checked: {statement}")
+
+
 def heatmap(
     ax,
     matrix,
