@@ -8,6 +8,9 @@ STAMP  := $(VENV)/.installed
 JB     := $(BIN)/jupyter-book
 STRICT := -W -n --keep-going
 CHAPTERS := $(wildcard chapters/*.md)
+# the Jupyter kernel under which nbval re-executes the chapters: Python with a second set of
+# numerical kernels (tests/kernels/minivlm-second-kernels/kernel.json)
+KERNEL := $(VENV)/share/jupyter/kernels/minivlm-second-kernels/kernel.json
 
 .PHONY: book test students notebooks chromium clean
 
@@ -21,10 +24,15 @@ $(STAMP): requirements.txt code/pyproject.toml
 book: $(STAMP)
 	$(JB) build $(STRICT) .
 
-## test: the package's tests, the book's tests, nbval over every chapter notebook, the built
-## book in a headless browser, and every notebook in a fresh Colab-like environment
-test: book students chromium
+## test: the package's tests, the book's tests, nbval over every chapter notebook under a
+## second set of numerical kernels, the built book in a headless browser, and every notebook
+## in a fresh Colab-like environment
+test: book students chromium $(KERNEL)
 	$(BIN)/python -m pytest
+
+$(KERNEL): tests/kernels/minivlm-second-kernels/kernel.json $(STAMP)
+	mkdir -p $(dir $@)
+	cp $< $@
 
 ## chromium: Debian's Chromium for the browser tests, installed when it is missing
 chromium:

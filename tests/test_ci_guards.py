@@ -131,6 +131,39 @@ def test_nbval_fails_when_an_output_the_prose_relies_on_changes(tmp_path):
     assert "0.5" in changed.stdout and "0.25" in changed.stdout
 
 
+def notebook_with_glue(tmp_path: Path, value, stored: str) -> Path:
+    """A notebook whose one tagged cell glues `value`, with `stored` as its saved record."""
+    cell = nbformat.v4.new_code_cell(
+        f"from myst_nb import glue\nglue('x', {value!r}, display=False)",
+        metadata={"tags": ["nbval-check-output"]},
+    )
+    cell.outputs = [nbformat.v4.new_output(
+        "display_data",
+        data={"application/papermill.record/text/plain": stored},
+        metadata={"scrapbook": {"mime_prefix": "application/papermill.record/", "name": "x"}},
+    )]
+    cell.execution_count = 1
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "glued.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "value, stored, passes",
+    [
+        (4.547473508864641e-12, "3.637978807091713e-12", True),  # another CPU's last bits
+        (0.9345794392523364, "0.8060747663551402", True),  # another draw: checked by claims
+        (3999, "3999", True),
+        (3999, "4000", False),  # a glued count is compared
+    ],
+)
+def test_nbval_compares_glued_counts_but_not_glued_float_bits(tmp_path, value, stored, passes):
+    result = nbval(notebook_with_glue(tmp_path, value, stored))
+    assert (result.returncode == 0) == passes, result.stdout[-2000:]
+
+
 def test_the_sync_check_notices_an_edit_on_either_side(tmp_path):
     md = tmp_path / "chapter.md"
     md.write_text(page("""
