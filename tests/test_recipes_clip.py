@@ -26,8 +26,8 @@ def test_short_recipe_learns_zero_shot_classification():
     held = recipe_clip.held_out_pairs(recipe)
     test = make_split(600, 1, seed=99, held_out=held)
     accuracy = zero_shot_accuracy(trained, test)
-    # chance is 1/30; 500 steps reach 57% on this machine, the chapter's 1,400 steps 99%
-    assert accuracy > 0.4, accuracy
+    # chance is 1/30; 500 steps reach about 95%, the chapter's 800 steps 99% (the spread)
+    assert accuracy > 0.8, accuracy
     assert trained.history.loss[-1] < trained.history.loss[0] / 2
 
 

@@ -61,7 +61,7 @@ def test_save_and_load_round_trip(clip, tmp_path):
     assert recipe.answer(loaded, images, questions) == recipe.answer(trained, images, questions)
 
 
-@pytest.mark.parametrize("name", ["book", "linear", "merge", "qformer", "blind", "biased"])
+@pytest.mark.parametrize("name", ["book", "linear", "mlp", "merge", "qformer", "blind", "biased"])
 def test_shipped_models_come_from_their_recipes(name, clip):
     trained = recipe.load_variant(name, clip)
     assert trained.recipe == recipe.variants()[name][0]
@@ -87,6 +87,7 @@ def test_variants_differ_from_their_base_recipe_in_one_field_only():
         changed = [f for f in r.__dataclass_fields__ if getattr(r, f) != getattr(base[origin], f)]
         assert changed == [field], (name, changed)
     assert table["biased"][0].bias == (("circle", "square"), 1.0)
+    assert table["mlp"][0] == base["chapter"]  # the complete run of the chapter's recipe
 
 
 def test_unknown_variant():

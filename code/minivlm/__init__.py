@@ -13,7 +13,7 @@ One concept per module:
 - minivlm.llava        LLaVA: a vision tower, a projector and a language model
 - minivlm.data         data that needs no download: photographs and the scene world
 - minivlm.train        fixed-step training loops; minivlm.metrics: evaluation metrics
-- minivlm.recipes      the recipes that train the book's models, and their weights
+- minivlm.recipes      the recipes that train the book's models, their weights, their spread
 - minivlm.exercises    checkers for the book's exercises
 - minivlm.hub, minivlm.testing, minivlm.viz   network check, comparisons, plotting
 """

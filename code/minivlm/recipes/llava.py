@@ -152,16 +152,20 @@ def train_llava(
         (2, stage2_examples(split, recipe), recipe.stage2_steps),
     ):
         index, prompts, answers = examples
-        input_ids, labels, _ = make_batch(
+        input_ids, labels, mask = make_batch(
             tokenizer, prompts, answers, model.n_image_tokens, recipe.image_first
         )
-        index = torch.tensor(index)
+        index, lengths = torch.tensor(index), mask.sum(dim=1)
 
         def loss_fn(step: int) -> torch.Tensor:
             rows = torch.randint(len(index), (recipe.batch_size,), generator=data)
-            # right padding needs no attention mask: causal attention never looks ahead
+            # right padding needs no attention mask: causal attention never looks ahead; the
+            # columns that are padding in every row of the batch are dropped
+            T = int(lengths[rows].max())
             return model(
-                input_ids=input_ids[rows], labels=labels[rows], vision_features=Z_v[index[rows]]
+                input_ids=input_ids[rows, :T],
+                labels=labels[rows, :T],
+                vision_features=Z_v[index[rows]],
             )[1]
 
         model.train()
@@ -231,6 +235,19 @@ def evaluate(
     return (scores, replies) if return_replies else scores
 
 
+def chapter_test_split() -> world.SceneSplit:
+    """The LLaVA chapter's held-out scenes: 2,000 new draws of one to three objects."""
+    return world.make_split(2000, (1, 3), seed=999)
+
+
+def chapter_figures(seed: int = 0) -> dict[str, float]:
+    """What the LLaVA chapter measures of a run of its recipe with this seed, for
+    minivlm.recipes.spread: exact-match accuracy per question kind after stage 2."""
+    recipe = dataclasses.replace(LLaVARecipe.chapter(), seed=seed)
+    trained = train_llava(recipe, progress=False, test=chapter_test_split())
+    return dict(trained.scores["stage 2"])
+
+
 def save(trained: TrainedLLaVA, path: str | Path = WEIGHTS) -> None:
     trainable = {
         k: v for k, v in trained.model.state_dict().items() if not k.startswith("vision_tower.")
@@ -272,6 +289,7 @@ def variants() -> dict[str, tuple[LLaVARecipe, Path]]:
         "linear": (LLaVARecipe.chapter(projector="linear"), folder / "llava_linear.pt"),
         "qformer": (LLaVARecipe.chapter(projector="qformer"), folder / "llava_qformer.pt"),
         "merge": (LLaVARecipe.chapter(projector="merge"), folder / "llava_merge.pt"),
+        "mlp": (LLaVARecipe.chapter(), folder / "llava_mlp.pt"),
         "blind": (LLaVARecipe.chapter(blind=True), folder / "llava_blind.pt"),
         # the challenges chapter's: the book's recipe on a world where, in scenes of two or
         # more objects, every circle comes with a square
