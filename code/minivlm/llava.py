@@ -397,15 +397,16 @@ def make_example(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One training sequence and its labels, both (T,) long.
 
-    image_first (LLaVA's order):  <bos> <image> x N_out  prompt  answer <eos>
-    question first:               <bos> prompt  <image> x N_out  answer <eos>
+    image first:     <bos> <image> x N_out  prompt  answer <eos>
+    question first:  <bos> prompt  <image> x N_out  answer <eos>
 
-    Labels are ignore_index on <bos>, the image tokens and the prompt, and the tokens on the
-    answer and its <eos>, so the loss teaches the answer and when to stop. With causal
-    attention the image tokens of the question-first order can read the question, which the
-    book's tiny model needed; LLaVA puts the image first. answer=None gives the prompt
-    alone, to generate from. tokenizer: minivlm.data.Tokenizer (encode, bos_id, eos_id,
-    image_id).
+    LLaVA's instruction data uses both orders for the first question, chosen at random
+    (Liu et al., 2023); Hugging Face's LLaVA prompts put the image first. Labels are
+    ignore_index on <bos>, the image tokens and the prompt, and the tokens on the answer and
+    its <eos>, so the loss teaches the answer and when to stop. With causal attention the
+    image tokens of the question-first order can read the question. answer=None gives the
+    prompt alone, to generate from. tokenizer: minivlm.data.Tokenizer (encode, bos_id,
+    eos_id, image_id).
     """
     check_int(n_image_tokens, "n_image_tokens")
     for name in ("encode", "bos_id", "image_id"):
