@@ -104,16 +104,21 @@ def test_a_broken_reference_and_a_missing_citation_fail_the_build(tmp_path):
     assert "nobody2099nothing" in log
 
 
-def notebook_with_output(tmp_path: Path, stored: str) -> Path:
-    """A notebook whose one tagged cell prints 0.25, with `stored` as its saved output."""
-    cell = nbformat.v4.new_code_cell("print(1 / 4)", metadata={"tags": ["nbval-check-output"]})
-    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=stored)]
+def tagged_notebook(path: Path, source: str, output) -> Path:
+    """A notebook of one cell tagged nbval-check-output, with `output` as its saved output."""
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["nbval-check-output"]})
+    cell.outputs = [output]
     cell.execution_count = 1
     nb = nbformat.v4.new_notebook(cells=[cell])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = tmp_path / "numbers.ipynb"
     nbformat.write(nb, path)
     return path
+
+
+def notebook_with_output(tmp_path: Path, stored: str) -> Path:
+    """A notebook whose one tagged cell prints 0.25, with `stored` as its saved output."""
+    output = nbformat.v4.new_output("stream", name="stdout", text=stored)
+    return tagged_notebook(tmp_path / "numbers.ipynb", "print(1 / 4)", output)
 
 
 def nbval(notebook: Path) -> subprocess.CompletedProcess:
@@ -133,21 +138,13 @@ def test_nbval_fails_when_an_output_the_prose_relies_on_changes(tmp_path):
 
 def notebook_with_glue(tmp_path: Path, value, stored: str) -> Path:
     """A notebook whose one tagged cell glues `value`, with `stored` as its saved record."""
-    cell = nbformat.v4.new_code_cell(
-        f"from myst_nb import glue\nglue('x', {value!r}, display=False)",
-        metadata={"tags": ["nbval-check-output"]},
-    )
-    cell.outputs = [nbformat.v4.new_output(
+    output = nbformat.v4.new_output(
         "display_data",
         data={"application/papermill.record/text/plain": stored},
         metadata={"scrapbook": {"mime_prefix": "application/papermill.record/", "name": "x"}},
-    )]
-    cell.execution_count = 1
-    nb = nbformat.v4.new_notebook(cells=[cell])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    path = tmp_path / "glued.ipynb"
-    nbformat.write(nb, path)
-    return path
+    )
+    source = f"from myst_nb import glue\nglue('x', {value!r}, display=False)"
+    return tagged_notebook(tmp_path / "glued.ipynb", source, output)
 
 
 @pytest.mark.parametrize(
