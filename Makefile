@@ -12,7 +12,7 @@ CHAPTERS := $(wildcard chapters/*.md)
 # numerical kernels (tests/kernels/minivlm-second-kernels/kernel.json)
 KERNEL := $(VENV)/share/jupyter/kernels/minivlm-second-kernels/kernel.json
 
-.PHONY: book test students notebooks chromium clean
+.PHONY: book test students notebooks prose chromium clean
 
 $(STAMP): requirements.txt code/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,17 +41,23 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-## students: the build without solutions that an instructor hands out, in _build/students/_build/html
+## students: the build without solutions that an instructor hands out, in _build/students/_build/html,
+## and the chapters' notebooks without solutions, in _build/students/notebooks
 students: $(STAMP)
 	mkdir -p _build
 	$(BIN)/python _ext/students_config.py > _build/_config.students.yml
 	$(JB) build $(STRICT) --config _build/_config.students.yml --path-output _build/students .
+	$(BIN)/python _ext/notebooks.py --students _build/students/notebooks $(CHAPTERS)
 
-## notebooks: regenerate every chapter's paired .ipynb from its .md and execute it
+## notebooks: execute every chapter (default kernels) and write its notebook, chapters/<name>.ipynb:
+## the code cells with their outputs, the prose translated out of MyST for Colab and Jupyter
+## (one chapter: make notebooks CHAPTERS=chapters/llava.md)
 notebooks: $(STAMP)
-	cd chapters && for md in $(notdir $(CHAPTERS)); do \
-	  ../$(BIN)/jupytext --to ipynb "$$md" && \
-	  ../$(BIN)/jupyter-execute --inplace --timeout=600 "$${md%.md}.ipynb" || exit 1; done
+	$(BIN)/python _ext/notebooks.py --execute $(CHAPTERS)
+
+## prose: after a change to a chapter's prose only, translate it again, keeping the outputs
+prose: $(STAMP)
+	$(BIN)/python _ext/notebooks.py $(CHAPTERS)
 
 clean:
 	rm -rf _build

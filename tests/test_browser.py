@@ -4,8 +4,11 @@ driven by Playwright, reading `_build` from a local server.
 Every page of both builds (the book, and the students' build without solutions) is opened
 and checked as a reader would see it: the math typeset, every image loaded, no error in the
 console, no request that leaves the machine. The search page, the Colab buttons and the
-light/dark switch are exercised. A screenshot of each page goes to _build/screenshots.
-`make book` and `make students` must run first; `make test` does both.
+light/dark switch are exercised. The chapters' notebooks, and the students' notebooks, are
+rendered by nbconvert's HTML exporter and read the same way, as a plain Jupyter front end
+shows them: no MyST left raw, the math typeset, the solutions closed. A screenshot of each
+page goes to _build/screenshots. `make book` and `make students` must run first; `make test`
+does both.
 """
 
 from __future__ import annotations
@@ -217,4 +220,101 @@ def test_students_build_renders_without_solutions(browser, server, rel):
     SHOTS.mkdir(parents=True, exist_ok=True)
     name = "students_" + rel.replace("/", "_").removesuffix(".html") + ".png"
     page.screenshot(path=SHOTS / name)
+    visit.close()
+
+
+# --- the chapters' notebooks, as a plain Jupyter front end shows them --------------------
+
+NOTEBOOKS = BUILD / "notebooks"  # nbconvert's HTML of every notebook, for these tests
+STUDENT_NOTEBOOKS = BUILD / "students" / "notebooks"  # `make students` writes them
+# Jupyter's own MathJax settings ($...$ inline, environments processed), for the book's
+# offline copy of MathJax 3 (nbconvert's template configures MathJax 2 from a CDN)
+MATHJAX_LOADER = """window.MathJax = {tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']],
+  displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']], processEscapes: true, processEnvironments: true}};
+(function () {
+  var script = document.createElement('script');
+  script.src = '../html/_static/mathjax/tex-chtml.js';
+  document.head.appendChild(script);
+})();
+"""
+
+
+def notebook_names() -> list[str]:
+    return sorted(p.stem for p in (ROOT / "chapters").glob("*.ipynb"))
+
+
+def render_notebook(path: Path, name: str) -> str:
+    """The notebook as nbconvert's HTML exporter renders it, with what Jupyter collapses
+    (`jupyter.source_hidden`, `outputs_hidden`: a solution's code) collapsed."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        hidden = cell.metadata.get("jupyter", {})
+        if hidden.get("source_hidden"):
+            cell.metadata["transient"] = {"remove_source": True}
+        if hidden.get("outputs_hidden"):
+            cell.outputs = []
+        # a glued value's output is for the book's build; Jupyter shows nothing of it
+        cell["outputs"] = [o for o in cell.get("outputs", []) if not o.get("metadata", {}).get("scrapbook")]
+    exporter = HTMLExporter(template_name="lab", mathjax_url="mathjax-jupyter.js",
+                            require_js_url="")
+    body, _ = exporter.from_notebook_node(notebook)
+    NOTEBOOKS.mkdir(parents=True, exist_ok=True)
+    (NOTEBOOKS / "mathjax-jupyter.js").write_text(MATHJAX_LOADER)
+    (NOTEBOOKS / f"{name}.html").write_text(body)
+    return f"notebooks/{name}.html"
+
+
+def check_notebook_page(browser, server, rel: str) -> Visit:
+    from test_notebooks import myst_left
+
+    visit = Visit(browser, f"{server}/{rel}")
+    page = visit.page
+    prose = page.eval_on_selector_all(".jp-MarkdownCell", "cells => cells.map(c => c.innerText)")
+    text = "\n".join(prose)
+    assert prose and not myst_left(text), f"{rel}: MyST shown raw: {myst_left(text)[:5]}"
+    assert "$$" not in text and "\\begin{" not in text and "\\frac" not in text, f"{rel}: raw math"
+    assert page.locator(".jp-MarkdownCell mjx-container").count() > 0, f"{rel}: no typeset math"
+    assert not page.evaluate(BROKEN_IMAGES), f"{rel}: images that do not load"
+    assert not visit.errors, f"{rel}: console errors {visit.errors}"
+    assert not visit.outside, f"{rel}: requests that leave the machine {visit.outside}"
+    assert not visit.failed, f"{rel}: failed requests {visit.failed}"
+    return visit
+
+
+@pytest.mark.parametrize("name", notebook_names())
+def test_chapter_notebook_reads_in_jupyter(browser, server, name):
+    visit = check_notebook_page(browser, server, render_notebook(
+        ROOT / "chapters" / f"{name}.ipynb", name))
+    page = visit.page
+    # glued values: numbers marked with a dotted underline, whose tooltip says whose run
+    marked = page.locator(".jp-MarkdownCell abbr[title]")
+    assert marked.count() > 0
+    assert marked.first.evaluate("a => getComputedStyle(a).textDecorationStyle") == "dotted"
+    # solutions: closed until the reader opens one
+    details = page.locator(".jp-MarkdownCell details")
+    assert details.count() >= 3
+    assert page.evaluate("() => [...document.querySelectorAll('details')].every(d => !d.open)")
+    solution = details.first.locator(":scope > :not(summary)").first
+    assert not solution.is_visible()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"notebook_{name}.png")
+    details.first.locator("summary").click()
+    assert solution.is_visible()
+    details.first.scroll_into_view_if_needed()
+    page.screenshot(path=SHOTS / f"notebook_{name}_solution.png")
+    visit.close()
+
+
+@pytest.mark.parametrize("name", notebook_names())
+def test_students_notebook_reads_in_jupyter_without_solutions(browser, server, name):
+    path = STUDENT_NOTEBOOKS / f"{name}.ipynb"
+    if not path.exists():
+        pytest.fail(f"{path.relative_to(ROOT)} is missing: run `make students`")
+    visit = check_notebook_page(browser, server, render_notebook(path, f"students_{name}"))
+    page = visit.page
+    assert page.locator(".jp-MarkdownCell h3", has_text="Exercise").count() >= 3
+    assert page.locator("details").count() == 0, f"{name}: a solution in the students' notebook"
     visit.close()

@@ -19,7 +19,7 @@ import jupytext
 import nbformat
 import pytest
 
-from test_notebooks import cells
+from test_notebooks import notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
@@ -161,12 +161,12 @@ def test_nbval_compares_glued_counts_but_not_glued_float_bits(tmp_path, value, s
     assert (result.returncode == 0) == passes, result.stdout[-2000:]
 
 
-def test_the_sync_check_notices_an_edit_on_either_side(tmp_path):
+def test_the_generated_notebook_notices_an_edit_on_either_side(tmp_path):
     md = tmp_path / "chapter.md"
     md.write_text(page("""
         # A chapter
 
-        Some prose.
+        Some prose, {cite}`vaswani2017attention`.
 
         ```{code-cell} ipython3
         :tags: [nbval-check-output]
@@ -174,17 +174,26 @@ def test_the_sync_check_notices_an_edit_on_either_side(tmp_path):
         print(2)
         ```
     """))
-    ipynb = tmp_path / "chapter.ipynb"
-    jupytext.write(jupytext.read(md), ipynb)
-    in_sync = lambda: cells(nbformat.read(ipynb, as_version=4)) == cells(jupytext.read(md))  # noqa: E731
-    assert in_sync()
+    executed = jupytext.read(md)  # as if executed: the generator needs code cells only
+    generated = lambda: notebooks.translate(md, executed)[0]  # noqa: E731
+    cells = lambda nb: [(c.cell_type, c.source, c.metadata) for c in nb.cells]  # noqa: E731
+    committed = generated()
+    assert "Some prose, ([Vaswani et al., 2017](" in committed.cells[0].source
     original = md.read_text()
-    for edit in (("print(2)", "print(3)"), ("Some prose.", "Other prose."),
-                 (":tags: [nbval-check-output]\n", "")):
+    md.write_text(original.replace("Some prose", "Other prose"))
+    assert cells(generated()) != cells(committed), "a prose edit went unnoticed"
+    for edit in (("print(2)", "print(3)"), (":tags: [nbval-check-output]\n", "")):
         md.write_text(original.replace(*edit))
-        assert not in_sync(), f"an edit went unnoticed: {edit}"
+        with pytest.raises(ValueError, match="execute it again"):
+            generated()
     md.write_text(original)
-    notebook = nbformat.read(ipynb, as_version=4)
-    notebook.cells[-1].source = "print(4)"
-    nbformat.write(notebook, ipynb)
-    assert not in_sync(), "an edit of the notebook went unnoticed"
+    assert cells(generated()) == cells(committed)
+
+
+@pytest.mark.parametrize("myst", ["A {term}`word` role.", "```{figure} x.png\n```",
+                                  "(a-target)=", "{glue:text}`not_glued`"])
+def test_the_generator_refuses_myst_it_does_not_translate(tmp_path, myst):
+    md = tmp_path / "chapter.md"
+    md.write_text(page("# A chapter\n\n") + myst + "\n")
+    with pytest.raises(notebooks.MystError):
+        notebooks.translate(md, jupytext.read(md))

@@ -106,3 +106,20 @@ def test_glued_numbers_are_rendered():
     text = main_text(soup)
     # the permutation-equivariance error is glued into the prose as a number
     assert re.search(r"outputs to\s+\d\.\de-\d\d", text), "glued numbers missing from the prose"
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_notebook_links_into_the_book_resolve(notebook):
+    """The chapter notebooks link citations and cross-references to the book online: each
+    such link names a page of this build, and an anchor that page has."""
+    import nbformat
+
+    base = yaml.safe_load((ROOT / "_config.yml").read_text())["html"]["baseurl"]
+    prose = "\n".join(c.source for c in nbformat.read(notebook, as_version=4).cells
+                      if c.cell_type == "markdown")
+    links = re.findall(r"\]\(" + re.escape(base) + r"([^)#\s]+)(?:#([^)\s]+))?\)", prose)
+    assert links, f"{notebook.name} links nowhere into the book"
+    for path, anchor in set(links):
+        soup = page(HTML, path.removesuffix(".html"))
+        if anchor:
+            assert soup.find(id=anchor), f"{notebook.name}: {path}#{anchor} has no such anchor"
