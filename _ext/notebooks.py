@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import ast
 import copy
 import re
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -106,14 +106,11 @@ def bibliography():
     return parse_file(str(ROOT / "references.bib"))
 
 
-def authors_label(key: str) -> tuple[str, str]:
-    """(authors, year) as the book's author-year citations write them."""
-    try:
-        entry = bibliography().entries[key]
-    except KeyError:
-        raise MystError(f"citation key {key!r} is not in references.bib") from None
+def names_and_year(entry) -> tuple[str, str]:
     people = entry.persons.get("author") or entry.persons.get("editor")
-    names = ["".join(part.render_as("text") for part in p.rich_last_names) for p in people]
+    # "van den Oord": the prefix belongs to the surname, as in the book's citations
+    names = [" ".join(part.render_as("text") for part in p.rich_prelast_names + p.rich_last_names)
+             for p in people]
     if len(names) == 1:
         who = names[0]
     elif len(names) == 2:
@@ -121,6 +118,28 @@ def authors_label(key: str) -> tuple[str, str]:
     else:
         who = f"{names[0]} et al."
     return who, entry.fields["year"]
+
+
+@lru_cache
+def labels() -> dict[str, tuple[str, str]]:
+    """key -> (authors, year) for every work of the bibliography; works whose authors and
+    year coincide (two "Li et al., 2023") get 2023a, 2023b, in the order of their titles."""
+    entries = bibliography().entries
+    plain = {key: names_and_year(entry) for key, entry in entries.items()}
+    out = dict(plain)
+    for label in set(plain.values()):
+        same = sorted((k for k, v in plain.items() if v == label), key=lambda k: re.sub(r"[{}]", "", entries[k].fields["title"]).lower())
+        if len(same) > 1:
+            for letter, key in zip("abcdefghij", same):
+                out[key] = (label[0], label[1] + letter)
+    return out
+
+
+def authors_label(key: str) -> tuple[str, str]:
+    """(authors, year) as the book's author-year citations write them."""
+    if key not in labels():
+        raise MystError(f"citation key {key!r} is not in references.bib")
+    return labels()[key]
 
 
 def reference_url(key: str) -> str:
@@ -536,6 +555,17 @@ def execute(md: Path):
     notebook.metadata.pop("jupytext", None)
     NotebookClient(notebook, timeout=900, kernel_name="python3",
                    resources={"metadata": {"path": str(Path(md).parent)}}).execute()
+    seconds = []  # what each cell took, from the timestamps nbclient records
+    for n, cell in enumerate(notebook.cells):
+        times = cell.metadata.get("execution", {})
+        if "iopub.execute_input" in times and "shell.execute_reply" in times:
+            start, end = (datetime.fromisoformat(times[k].replace("Z", "+00:00"))
+                          for k in ("iopub.execute_input", "shell.execute_reply"))
+            seconds.append(((end - start).total_seconds(), n, cell.source.split("\n")[0][:60]))
+    print(f"{Path(md).name}: {sum(t for t, _, _ in seconds):.1f} s in its cells; the slowest:",
+          file=sys.stderr)
+    for t, n, first_line in sorted(seconds, reverse=True)[:12]:
+        print(f"  {t:6.1f} s  cell {n:3}  {first_line}", file=sys.stderr)
     return notebook
 
 

@@ -558,9 +558,38 @@ def test_from_torch_errors():
         match=r"expected a torch.nn.MultiheadAttention, got MultiHeadAttention",
     ):
         MultiHeadAttention.from_torch(MultiHeadAttention(4, 2))
-    with pytest.raises(ValueError, match=r"kdim = vdim = embed_dim"):
-        MultiHeadAttention.from_torch(nn.MultiheadAttention(8, 2, kdim=6, vdim=6))
     with pytest.raises(ValueError, match=r"add_bias_kv=False"):
         MultiHeadAttention.from_torch(nn.MultiheadAttention(8, 2, add_bias_kv=True))
     with pytest.raises(ValueError, match=r"add_zero_attn=False"):
         MultiHeadAttention.from_torch(nn.MultiheadAttention(8, 2, add_zero_attn=True))
+
+
+@pytest.mark.parametrize("kdim, vdim", [(6, 10), (8, 8), (12, 5)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_cross_attention_equals_torch_with_own_key_and_value_widths(kdim, vdim, bias):
+    """Queries from one sequence, keys and values from another of other widths: the
+    cross-attention of the Q-Former and of encoder-decoder transformers."""
+    torch.manual_seed(0)
+    mha = nn.MultiheadAttention(8, 2, kdim=kdim, vdim=vdim, bias=bias, batch_first=True).double()
+    ours = MultiHeadAttention.from_torch(mha)
+    assert (ours.kdim, ours.vdim) == (kdim, vdim)
+    query = torch.randn(3, 4, 8, dtype=torch.float64)
+    key = torch.randn(3, 7, kdim, dtype=torch.float64)
+    value = torch.randn(3, 7, vdim, dtype=torch.float64)
+    reference, reference_weights = mha(query, key, value, average_attn_weights=False)
+    out, weights = ours(query, key, value)
+    torch.testing.assert_close(out, reference, atol=1e-12, rtol=0)
+    torch.testing.assert_close(weights, reference_weights, atol=1e-12, rtol=0)
+    fused, _ = ours(query, key, value, need_weights=False)
+    torch.testing.assert_close(fused, reference, atol=1e-12, rtol=0)
+    n_params = sum(p.numel() for p in ours.parameters())
+    assert n_params == sum(p.numel() for p in mha.parameters())
+    assert n_params == 8 * 8 + kdim * 8 + vdim * 8 + 8 * 8 + (4 * 8 if bias else 0)
+
+
+def test_cross_attention_names_the_width_it_expected():
+    ours = MultiHeadAttention(8, 2, kdim=6, vdim=10)
+    with pytest.raises(ValueError, match=r"key must have last dimension 6 \(B, n, kdim\)"):
+        ours(torch.randn(1, 3, 8), torch.randn(1, 5, 8), torch.randn(1, 5, 10))
+    with pytest.raises(ValueError, match=r"kdim"):
+        MultiHeadAttention(8, 2, kdim=0)

@@ -105,8 +105,9 @@ def test_citations_link_to_the_references_and_are_listed(md):
         link = f"]({base}references.html#{key})"
         assert link in cells[-1], f"{key} missing from the notebook's reference list"
         assert any(link in text for text in cells[:-1]), f"{key} is not cited as a link"
-    listed = re.findall(r"^- \[", cells[-1], re.M)
+    listed = re.findall(r"^- \[([^\]]+)\]", cells[-1], re.M)
     assert len(listed) == len(keys)
+    assert len(set(listed)) == len(listed), f"two works cited alike: {sorted(listed)}"
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)

@@ -95,23 +95,31 @@ class MultiHeadAttention(nn.Module):
 
     forward(query, key=None, value=None, mask=None, need_weights=True) returns
     (output, weights): output (B, n_q, d_model), weights (B, h, n_q, n_k) or None.
-    Without key and value it is self-attention. With need_weights=False it calls PyTorch's
-    fused kernel, which gives the same output without materialising the weights.
+    Without key and value it is self-attention. With key and value from another sequence it
+    is cross-attention, whose keys and values may have their own widths (kdim, vdim: W_K and
+    W_V map them to d_model). With need_weights=False it calls PyTorch's fused kernel, which
+    gives the same output without materialising the weights.
     """
 
-    def __init__(self, d_model: int, n_heads: int, bias: bool = True):
+    def __init__(self, d_model: int, n_heads: int, bias: bool = True,
+                 kdim: int | None = None, vdim: int | None = None):
         super().__init__()
         check_int(d_model, "d_model")
         check_int(n_heads, "n_heads")
+        kdim = d_model if kdim is None else kdim
+        vdim = d_model if vdim is None else vdim
+        check_int(kdim, "kdim")
+        check_int(vdim, "vdim")
         if d_model % n_heads != 0:
             raise ValueError(
                 f"d_model must be divisible by n_heads, got d_model={d_model} and n_heads={n_heads}"
             )
         self.d_model, self.n_heads, self.d_k = d_model, n_heads, d_model // n_heads
+        self.kdim, self.vdim = kdim, vdim
         # W_i^Q for all heads side by side: one (d_model, d_model) map, split into h heads
         self.W_Q = nn.Linear(d_model, d_model, bias=bias)
-        self.W_K = nn.Linear(d_model, d_model, bias=bias)
-        self.W_V = nn.Linear(d_model, d_model, bias=bias)
+        self.W_K = nn.Linear(kdim, d_model, bias=bias)
+        self.W_V = nn.Linear(vdim, d_model, bias=bias)
         self.W_O = nn.Linear(d_model, d_model, bias=bias)
 
     def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
@@ -128,8 +136,12 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         key = query if key is None else key
         value = key if value is None else value
-        for name, t in (("query", query), ("key", key), ("value", value)):
-            check_tensor(t, name, dim=3, last=self.d_model, shape_doc="(B, n, d_model)")
+        for name, t, width, doc in (("query", query, self.d_model, "d_model"),
+                                    ("key", key, self.kdim, "kdim"),
+                                    ("value", value, self.vdim, "vdim")):
+            if doc != "d_model" and width == self.d_model:
+                doc = "d_model"  # self-attention, or cross-attention of the same width
+            check_tensor(t, name, dim=3, last=width, shape_doc=f"(B, n, {doc})")
         if key.shape[:2] != value.shape[:2] or query.shape[0] != key.shape[0]:
             raise ValueError(
                 f"query (B, n_q, d), key and value (B, n_k, d) must agree on B and n_k, got "
@@ -155,26 +167,31 @@ class MultiHeadAttention(nn.Module):
 
     @classmethod
     def from_torch(cls, mha: nn.MultiheadAttention) -> "MultiHeadAttention":
-        """Copy the weights of a torch.nn.MultiheadAttention (batch_first or not)."""
+        """Copy the weights of a torch.nn.MultiheadAttention (batch_first or not, kdim and
+        vdim its own or not)."""
         if not isinstance(mha, nn.MultiheadAttention):
             raise TypeError(f"expected a torch.nn.MultiheadAttention, got {type(mha).__name__}")
-        if not mha._qkv_same_embed_dim or mha.bias_k is not None or mha.add_zero_attn:
+        if mha.bias_k is not None or mha.add_zero_attn:
             raise ValueError(
-                "from_torch supports nn.MultiheadAttention with kdim = vdim = embed_dim, "
-                "add_bias_kv=False and add_zero_attn=False; got "
-                f"embed_dim={mha.embed_dim}, kdim={mha.kdim}, vdim={mha.vdim}, "
-                f"add_bias_kv={mha.bias_k is not None}, add_zero_attn={mha.add_zero_attn}"
+                "from_torch supports nn.MultiheadAttention with add_bias_kv=False and "
+                f"add_zero_attn=False; got add_bias_kv={mha.bias_k is not None}, "
+                f"add_zero_attn={mha.add_zero_attn}"
             )
         bias = mha.in_proj_bias is not None
-        w = mha.in_proj_weight
-        # in the source's dtype before copying: a float32 detour would round float64 weights
-        ours = cls(mha.embed_dim, mha.num_heads, bias=bias).to(device=w.device, dtype=w.dtype)
         d = mha.embed_dim
-        with torch.no_grad():
+        if mha._qkv_same_embed_dim:
             # PyTorch stacks W_Q, W_K, W_V into one (3d, d) matrix, in that order
-            for i, lin in enumerate((ours.W_Q, ours.W_K, ours.W_V)):
-                lin.weight.copy_(mha.in_proj_weight[i * d : (i + 1) * d])
-                if bias:
+            weights = mha.in_proj_weight.split(d)
+        else:  # kdim or vdim differ from embed_dim: three matrices of their own
+            weights = (mha.q_proj_weight, mha.k_proj_weight, mha.v_proj_weight)
+        w = weights[0]
+        # in the source's dtype before copying: a float32 detour would round float64 weights
+        ours = cls(d, mha.num_heads, bias=bias, kdim=mha.kdim, vdim=mha.vdim).to(
+            device=w.device, dtype=w.dtype)
+        with torch.no_grad():
+            for i, (lin, weight) in enumerate(zip((ours.W_Q, ours.W_K, ours.W_V), weights)):
+                lin.weight.copy_(weight)
+                if bias:  # one stacked (3d,) bias in either layout
                     lin.bias.copy_(mha.in_proj_bias[i * d : (i + 1) * d])
             ours.W_O.weight.copy_(mha.out_proj.weight)
             if bias:
