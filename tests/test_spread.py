@@ -4,6 +4,7 @@ with the recipe the chapter runs, under both kernel sets, and reproduced by one 
 import json
 
 import pytest
+import torch
 
 from minivlm.recipes import spread
 
@@ -58,6 +59,18 @@ def test_summaries_of_a_hand_made_spread():
     assert table[2] == "(4 runs: seeds 0, 1 under the default and the second kernels)"
     with pytest.raises(ValueError, match="figure must be one of \\['acc', 'loss'\\], got 'ac'"):
         s.range("ac")
+
+
+def test_by_seed_counts_seeds_and_the_ones_the_kernels_decide():
+    s = hand_made()  # acc: seed 0 -> 0.90, 0.92; seed 1 -> 0.94, 0.96
+    assert s.seeds == [0, 1]
+    assert s.by_seed(lambda f: f["acc"] > 0.91) == {"all": [1], "none": [], "some": [0]}
+    assert s.by_seed(lambda f: f["acc"] > 0.5) == {"all": [0, 1], "none": [], "some": []}
+    assert s.by_seed(lambda f: f["acc"] > 0.99) == {"all": [], "none": [0, 1], "some": []}
+    with pytest.raises(TypeError, match="test must return a bool, got Tensor"):
+        s.by_seed(lambda f: torch.tensor(f["acc"]) > 0.9)
+    with pytest.raises(TypeError, match="test must be a function of a run's figures, got str"):
+        s.by_seed("acc > 0.9")
 
 
 def test_load_refuses_a_spread_measured_with_another_recipe(tmp_path, monkeypatch):

@@ -173,6 +173,7 @@ def class_embeddings(trained: TrainedCLIP, templates=PROMPT_TEMPLATES[:1]) -> to
 # The CLIP chapter: the supervised baseline, distribution shifts, and the figures of a run
 
 SHIFTS = ("no shift", "pixel noise", "dimmer colours", "smaller objects")
+PIXEL_NOISE = 0.1  # the standard deviation of the "pixel noise" shift; pixels lie in [0, 1]
 
 
 def train_classifier(recipe: CLIPRecipe | None = None, progress: bool = True) -> ViT:
@@ -199,14 +200,14 @@ def train_classifier(recipe: CLIPRecipe | None = None, progress: bool = True) ->
 
 def shifted(kind: str, recipe: CLIPRecipe, n: int = 2000, seed: int = 31):
     """(images, labels) of n single objects of the recipe's world, under a shift: Gaussian
-    pixel noise of standard deviation 0.1, colours at half brightness, or radii of 4-6 px
+    pixel noise of standard deviation PIXEL_NOISE, colours at half brightness, or radii of 4-6 px
     where training saw 8-12."""
     if kind not in SHIFTS:
         raise ValueError(f"kind must be one of {SHIFTS}, got {kind!r}")
     held_out = held_out_pairs(recipe) or None
     radii = {1: (4.0, 6.0)} if kind == "smaller objects" else None
     batch = world.sample_scenes(n, 1, seed=seed, held_out=held_out, radii=radii)
-    images = world.render(batch, noise=0.1 if kind == "pixel noise" else 0.0, seed=seed)
+    images = world.render(batch, noise=PIXEL_NOISE if kind == "pixel noise" else 0.0, seed=seed)
     if kind == "dimmer colours":
         images = images * 0.5
     return images, batch.colours[:, 0] * len(world.SHAPES) + batch.shapes[:, 0]

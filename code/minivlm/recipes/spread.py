@@ -120,8 +120,29 @@ class Spread:
         values, mean = self.values(figure), self.mean(figure)
         return math.sqrt(sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1))
 
+    def by_seed(self, test) -> dict[str, list[int]]:
+        """The seeds on which `test(figures) -> bool` holds under every kernel set ("all"),
+        under none ("none"), or under some only ("some"). Count seeds, not runs: the kernel
+        sets of one seed are two roundings of one draw, not two draws."""
+        if not callable(test):
+            raise TypeError(f"test must be a function of a run's figures, got {type(test).__name__}")
+        held: dict[int, set[bool]] = {}
+        for run in self.runs:
+            outcome = test(run["figures"])
+            if not isinstance(outcome, bool):
+                raise TypeError(f"test must return a bool, got {type(outcome).__name__}")
+            held.setdefault(run["seed"], set()).add(outcome)
+        groups = {"all": [], "none": [], "some": []}
+        for seed, outcomes in sorted(held.items()):
+            groups["some" if len(outcomes) == 2 else "all" if True in outcomes else "none"].append(seed)
+        return groups
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({run["seed"] for run in self.runs})
+
     def describe(self) -> str:
-        seeds = sorted({run["seed"] for run in self.runs})
+        seeds = self.seeds
         kernels = sorted({run["kernels"] for run in self.runs})
         return (
             f"{len(self.runs)} runs: seeds {', '.join(map(str, seeds))} under the "
