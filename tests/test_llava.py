@@ -5,7 +5,15 @@ import pytest
 import torch
 
 from minivlm.data.tokenizer import Tokenizer
-from minivlm.llava import LLaVA, LLaVAConfig, build_labels, freeze, make_batch, make_example
+from minivlm.llava import (
+    LLaVA,
+    LLaVAConfig,
+    build_labels,
+    compare_with_hf,
+    freeze,
+    make_batch,
+    make_example,
+)
 from minivlm.projectors import MLPProjector, QFormerProjector
 
 transformers = pytest.importorskip("transformers")
@@ -142,6 +150,35 @@ def test_generate_with_left_padding_matches_one_prompt_at_a_time():
         one, _ = make_example(tok, prompt, None, model.n_image_tokens)
         alone = model.generate(pixel_values[i : i + 1], one[None], max_new_tokens=4)
         assert torch.equal(batch[i : i + 1], alone)
+
+
+def test_compare_with_hf_copies_and_agrees_on_logits_and_greedy_answer():
+    hf = hf_llava()
+    ids = prompt_batch(16, B=1, after=3)
+    pixel_values = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    ours, difference, new = compare_with_hf(hf, ids, pixel_values, max_new_tokens=5,
+                                            eos_token_id=V - 1)
+    assert isinstance(ours, LLaVA) and not ours.training
+    assert difference < 1e-5
+    expected = hf.generate(input_ids=ids, pixel_values=pixel_values, max_new_tokens=5,
+                           do_sample=False)[:, ids.shape[1]:]
+    assert torch.equal(new, expected)
+    # a copy, not a view: changing ours leaves Hugging Face's weights alone
+    with torch.no_grad():
+        ours.projector.linear_1.weight.add_(1.0)
+    assert not torch.equal(ours.projector.linear_1.weight, hf.model.multi_modal_projector.linear_1.weight)
+
+
+def test_tinyllava_preset_counts_llava_15s_tower_and_projector_before_tinyllama():
+    with torch.device("meta"):
+        tiny = LLaVA(LLaVAConfig.tinyllava_1b())
+        big = LLaVA(LLaVAConfig.llava15_7b())
+    count = lambda module: sum(p.numel() for p in module.parameters())  # noqa: E731
+    assert count(tiny.vision_tower) == count(big.vision_tower)
+    assert count(tiny.projector) == 1024 * 2048 + 2048 + 2048 * 2048 + 2048
+    # TinyLlama-1.1B with LLaVA's vocabulary of 32,064: 64 rows more in embed and lm_head
+    assert count(tiny.language_model) == 1_100_048_384 + 2 * 64 * 2048
+    assert tiny.n_image_tokens == 576
 
 
 def test_wrong_number_of_image_tokens_raises():

@@ -94,6 +94,29 @@ def test_per_token_projectors_commute_with_a_patch_permutation_and_qformer_ignor
     torch.testing.assert_close(q(Z_v[:, perm]), q(Z_v), atol=1e-6, rtol=1e-5)
 
 
+def test_qformer_attention_weights_are_the_weights_its_output_is_made_of():
+    torch.manual_seed(0)
+    q = QFormerProjector(D_V, D_T, n_queries=3, n_heads=4, depth=2)
+    Z_v = torch.randn(2, N, D_V)
+    w = q.attention_weights(Z_v)
+    assert w.shape == (2, 2, 4, 3, N)  # (depth, B, heads, queries, patches)
+    torch.testing.assert_close(w.sum(-1), torch.ones(2, 2, 4, 3))
+    # the first block's output rebuilt from the returned weights equals its forward
+    block = q.blocks[0]
+    patches = q.W_in(q.ln_vision(Z_v))
+    x = q.queries.expand(2, -1, -1)
+    attn = block.cross_attn
+    v = attn.W_V(patches).view(2, N, 4, -1).transpose(1, 2)  # (B, h, N, d_k)
+    heads = (w[0] @ v).transpose(1, 2).reshape(2, 3, -1)  # (B, h, n_q, d_k) -> (B, n_q, d)
+    after_attn = x + attn.W_O(heads)
+    rebuilt = after_attn + block.mlp(block.ln_2(after_attn))
+    torch.testing.assert_close(rebuilt, block(x, patches), atol=1e-5, rtol=1e-5)
+    # the weights follow the image: other patches, other weights
+    assert (q.attention_weights(torch.randn(2, N, D_V)) - w).abs().max() > 1e-3
+    with pytest.raises(ValueError, match=r"3-D \(B, N, vision_width\), got shape \(16, 32\)"):
+        q.attention_weights(torch.randn(N, D_V))
+
+
 @pytest.mark.parametrize("kind", ["linear", "mlp", "qformer"])
 def test_mismatched_widths_raise_naming_expected_and_got(kind):
     p = make_projector(kind, D_V, D_T)

@@ -228,7 +228,8 @@ class CLIP(nn.Module):
 
     @torch.no_grad()
     def clamp_logit_scale_(self, max_scale: float = 100.0) -> None:
-        """Keep exp(t) in [1, max_scale]; call after each optimiser step (Radford et al., 2021, sec. 2.5)."""
+        """Keep exp(t) in [1, max_scale]; call after each optimiser step. CLIP clips 1/tau at
+        100 (Radford et al., 2021, sec. 2.5); the lower bound of 1 is open_clip's."""
         self.logit_scale.clamp_(0, math.log(max_scale))
 
     @classmethod

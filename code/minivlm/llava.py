@@ -123,6 +123,13 @@ class LLaVAConfig:
         )
         return cls(vision=vision, text=LlamaConfig(vocab_size=32064), image_token_id=32000)
 
+    @classmethod
+    def tinyllava_1b(cls) -> "LLaVAConfig":
+        """The shapes of bczhou/tiny-llava-v1-hf (Zhou et al., 2024): LLaVA-1.5's tower and
+        projector before TinyLlama-1.1B. Build it on the meta device to count its parameters."""
+        text = replace(LlamaConfig.tinyllama_1b(), vocab_size=32064)
+        return cls(vision=cls.llava15_7b().vision, text=text, image_token_id=32000)
+
 
 class LLaVA(nn.Module):
     """vision_tower (a CLIP ViT), projector, language_model (a Llama).
@@ -457,3 +464,21 @@ def make_batch(
         span = slice(0, len(ids)) if answers is not None else slice(T - len(ids), T)
         input_ids[n, span], labels[n, span], attention_mask[n, span] = ids, lab, 1
     return input_ids, labels, attention_mask
+
+
+@torch.no_grad()
+def compare_with_hf(hf_model, input_ids: torch.Tensor, pixel_values: torch.Tensor,
+                    max_new_tokens: int = 30, eos_token_id: int | None = None):
+    """Copy a transformers.LlavaForConditionalGeneration into LLaVA, on its device and in its
+    dtype, and run both on one prompt: (ours, largest logit difference, our greedy tokens).
+    The LLaVA chapter runs it on a real checkpoint; the tests on a tiny random one."""
+    parameter = next(hf_model.parameters())
+    ours = LLaVA.from_hf(hf_model).to(device=parameter.device, dtype=parameter.dtype).eval()
+    input_ids = input_ids.to(parameter.device)
+    pixel_values = pixel_values.to(device=parameter.device, dtype=parameter.dtype)
+    logits, _ = ours(pixel_values=pixel_values, input_ids=input_ids)
+    reference = hf_model.eval()(input_ids=input_ids, pixel_values=pixel_values).logits
+    difference = (logits.float() - reference.float()).abs().max().item()
+    new = ours.generate(pixel_values=pixel_values, input_ids=input_ids,
+                        max_new_tokens=max_new_tokens, eos_token_id=eos_token_id)
+    return ours, difference, new

@@ -185,6 +185,19 @@ class QFormerProjector(Projector):
             x = block(x, patches)
         return self.W_out(self.ln_out(x))  # (B, n_q, d) -> (B, n_q, text_width)
 
+    @torch.no_grad()
+    def attention_weights(self, Z_v: torch.Tensor) -> torch.Tensor:
+        """Where the queries look: each block's cross-attention weights over the patches,
+        (depth, B, n_heads, n_queries, N); every row sums to 1."""
+        self._check(Z_v)
+        patches = self.W_in(self.ln_vision(Z_v))  # (B, N, vision_width) -> (B, N, d)
+        x = self.queries.expand(Z_v.shape[0], -1, -1)  # (B, n_q, d)
+        maps = []
+        for block in self.blocks:
+            maps.append(block.cross_attn(block.ln_1(x), patches)[1])  # (B, h, n_q, N)
+            x = block(x, patches)
+        return torch.stack(maps)
+
 
 PROJECTORS = {
     "linear": LinearProjector,

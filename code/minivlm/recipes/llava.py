@@ -38,12 +38,14 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "scene_llava.pt"
 @dataclass(frozen=True)
 class LLaVARecipe:
     projector: str = "mlp"  # "linear", "mlp", "merge" (4 tokens) or "qformer" (8 tokens)
-    stage1_steps: int = 300
+    stage1_steps: int = 300  # 0 skips stage 1: stage 2 starts from a random projector
     stage2_steps: int = 2400
     batch_size: int = 64
     lr: float = 3e-3
     warmup: int = 30
-    image_first: bool = False  # LLaVA's order is image first; see make_example
+    # LLaVA's stage 1 puts the instruction before the image, and its stage 2 draws either
+    # order for the first turn (Liu et al., 2023, section 4); the book keeps the question first
+    image_first: bool = False
     # LLaVA reads the penultimate of CLIP's 24 blocks; of this tower's two blocks the
     # penultimate is the first, barely past the patches: the book reads the last
     vision_feature_layer: int = -1
@@ -72,6 +74,9 @@ class TrainedLLaVA:
     history: dict[str, History] = dataclasses.field(default_factory=dict)
     scores: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     replies: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # to test's questions
+    # after stage 1, the loss of the test scenes' captions: with the scene's own image, with
+    # another scene's image, and with no image (zero features)
+    caption_loss: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def build(recipe: LLaVARecipe, clip: TrainedCLIP) -> LLaVA:
@@ -151,6 +156,8 @@ def train_llava(
         (1, stage1_examples(split), recipe.stage1_steps),
         (2, stage2_examples(split, recipe), recipe.stage2_steps),
     ):
+        if steps == 0:
+            continue  # stage 1 skipped: the projector keeps its random initial weights
         index, prompts, answers = examples
         input_ids, labels, mask = make_batch(
             tokenizer, prompts, answers, model.n_image_tokens, recipe.image_first
@@ -182,7 +189,27 @@ def train_llava(
         if test is not None:
             scores, replies = evaluate(trained, test, return_replies=True)
             trained.scores[f"stage {stage}"], trained.replies[f"stage {stage}"] = scores, replies
+            if stage == 1:
+                trained.caption_loss = caption_losses(trained, test)
     return trained
+
+
+@torch.no_grad()
+def caption_losses(trained: TrainedLLaVA, split: world.SceneSplit) -> dict[str, float]:
+    """The next-token loss of each scene's caption after "describe the image .", per token:
+    with the scene's own image, with another scene's (the images shifted by one), and with
+    no image (zero features). Own below another: the image tokens carry the scene."""
+    model, tok = trained.model, trained.tokenizer
+    input_ids, labels, _ = make_batch(
+        tok, [DESCRIBE_PROMPT] * len(split), captions(split.scenes), model.n_image_tokens,
+        trained.recipe.image_first,
+    )
+    Z_v = vision_features(model, split.images)  # (n, N, D_v)
+    if trained.recipe.blind:
+        Z_v = torch.zeros_like(Z_v)
+    views = {"own image": Z_v, "another image": Z_v.roll(1, dims=0), "no image": torch.zeros_like(Z_v)}
+    return {name: model(input_ids=input_ids, labels=labels, vision_features=z)[1].item()
+            for name, z in views.items()}
 
 
 @torch.no_grad()
@@ -246,6 +273,25 @@ def chapter_figures(seed: int = 0) -> dict[str, float]:
     recipe = dataclasses.replace(LLaVARecipe.chapter(), seed=seed)
     trained = train_llava(recipe, progress=False, test=chapter_test_split())
     return dict(trained.scores["stage 2"])
+
+
+# what the chapter compares with its recipe, each a recipe with one field changed
+ABLATIONS = {
+    "image_first": {"image_first": True},  # the image before the question
+    "no_stage1": {"stage1_steps": 0},  # stage 2 from a random projector, same stage-2 steps
+}
+
+
+def ablation_figures(seed: int = 0) -> dict[str, float]:
+    """Accuracy per question kind after stage 2 of each ablation of the chapter's recipe,
+    with this seed, as "<ablation>_<kind>", for minivlm.recipes.spread."""
+    figures = {}
+    for name, change in ABLATIONS.items():
+        recipe = dataclasses.replace(LLaVARecipe.chapter(), seed=seed, **change)
+        trained = train_llava(recipe, progress=False)
+        for kind, value in evaluate(trained, chapter_test_split()).items():
+            figures[f"{name}_{kind}"] = value
+    return figures
 
 
 def save(trained: TrainedLLaVA, path: str | Path = WEIGHTS) -> None:

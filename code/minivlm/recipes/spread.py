@@ -7,9 +7,10 @@ This module runs each live experiment for several seeds, each run in a process o
 under the default kernels and under a second set, and ships the figures with the package
 (`minivlm/spreads/<experiment>.json`). The chapters show their own run beside that spread,
 and the prose interprets the spread, not the draw. To measure it again (each run of an
-experiment takes as long as the chapter's training; `clip` and `llava` about a minute):
+experiment takes as long as the chapter's training: `clip` about a minute, `llava` two,
+`llava_ablations` four):
 
-    python -m minivlm.recipes.spread clip              # seeds 0-4, both kernel sets
+    python -m minivlm.recipes.spread clip              # its PLANS: seeds 0-4, both kernel sets
     python -m minivlm.recipes.spread all --seeds 0 1 2
 
 The second kernel set is the one under which the book's tests re-execute the chapters.
@@ -51,7 +52,18 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     "charlm": ("minivlm.recipes.charlm:figures", "minivlm.recipes.charlm:CharLMRecipe"),
     "clip": ("minivlm.recipes.clip:chapter_figures", "minivlm.recipes.clip:CLIPRecipe.chapter"),
     "llava": ("minivlm.recipes.llava:chapter_figures", "minivlm.recipes.llava:LLaVARecipe.chapter"),
+    # two models a run (the image first; no stage 1), each as long as the chapter's recipe
+    "llava_ablations": ("minivlm.recipes.llava:ablation_figures", "minivlm.recipes.llava:LLaVARecipe.chapter"),
 }
+
+# The seeds and kernel sets an experiment is measured with: five seeds under both sets, but
+# the LLaVA ablations, which train two models a run, on three seeds under the default kernels
+# only, to bound their cost; the chapter compares them with the runs of its own recipe on the
+# same seeds and kernels, seed by seed
+PLANS: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
+    name: (tuple(range(5)), tuple(KERNEL_SETS)) for name in EXPERIMENTS
+}
+PLANS["llava_ablations"] = ((0, 1, 2), ("default",))
 
 
 def _resolve(path: str):
@@ -206,8 +218,12 @@ def run_one(experiment: str, seed: int, kernels: str = "default") -> dict:
             "figures": figures}
 
 
-def measure(experiment: str, seeds=range(5), kernels=tuple(KERNEL_SETS), log=print) -> Spread:
-    """Run the experiment for every seed under every kernel set, one process each."""
+def measure(experiment: str, seeds=None, kernels=None, log=print) -> Spread:
+    """Run the experiment for every seed under every kernel set, one process each (by
+    default its PLANS)."""
+    _check_experiment(experiment)
+    seeds = PLANS[experiment][0] if seeds is None else seeds
+    kernels = PLANS[experiment][1] if kernels is None else kernels
     spread = Spread(experiment, recipe_of(experiment), machine=machine(), torch=torch.__version__)
     for k in kernels:
         for seed in seeds:
@@ -225,8 +241,9 @@ def save(spread: Spread) -> Path:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("experiment", nargs="?", choices=sorted(EXPERIMENTS) + ["all"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(5)))
-    parser.add_argument("--kernels", nargs="+", default=list(KERNEL_SETS), choices=list(KERNEL_SETS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="default: the experiment's PLANS")
+    parser.add_argument("--kernels", nargs="+", default=None, choices=list(KERNEL_SETS))
     parser.add_argument("--figures", nargs=2, metavar=("EXPERIMENT", "SEED"),
                         help="print one run's figures as JSON, in this process")
     args = parser.parse_args(argv)
