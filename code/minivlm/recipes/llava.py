@@ -340,6 +340,15 @@ def variants() -> dict[str, tuple[LLaVARecipe, Path]]:
         # the challenges chapter's: the book's recipe on a world where, in scenes of two or
         # more objects, every circle comes with a square
         "biased": (LLaVARecipe.book(bias=(("circle", "square"), 1.0)), folder / "llava_biased.pt"),
+        # the challenges chapter's bias sweep: the chapter's recipe, a circle coming with a
+        # square with probability p (p = 0 is "mlp")
+        **{
+            f"bias_{round(p * 100):03d}": (
+                LLaVARecipe.chapter(bias=(("circle", "square"), p)),
+                folder / f"llava_bias_{round(p * 100):03d}.pt",
+            )
+            for p in (0.5, 0.9, 1.0)
+        },
     }
 
 

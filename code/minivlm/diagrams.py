@@ -1,0 +1,186 @@
+"""Diagrams of a LLaVA, drawn from the model and its data rather than by hand.
+
+Each function draws on a matplotlib Axes what the objects it is given say: the positions of a
+training sequence and their labels (`sequence`), which parts a training stage updates
+(`stages`), and which patches feed which visual token in each projector (`projector_paths`).
+A diagram that is computed cannot drift from the code it describes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from matplotlib.patches import FancyArrowPatch, Rectangle
+
+# one colour per kind of box, chosen from the colour-blind-safe Okabe-Ito palette
+COLOURS = {
+    "text": "#E69F00",  # orange: prompt tokens
+    "image": "#56B4E9",  # sky blue: image tokens
+    "answer": "#009E73",  # green: tokens the loss scores
+    "special": "#BBBBBB",  # grey: <bos>, <eos>, padding
+    "trained": "#D55E00",  # vermilion
+    "frozen": "#999999",
+    "patch": "#56B4E9",
+    "token": "#CC79A7",  # reddish purple: what the language model receives
+}
+
+
+def _box(ax, x, y, w, h, colour, text="", fontsize=8, hatch=None):
+    ax.add_patch(Rectangle((x, y), w, h, facecolor=colour, edgecolor="black", lw=0.6,
+                           hatch=hatch, zorder=2))
+    if text:  # on a white ground, readable over any fill or hatching
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=fontsize,
+                zorder=3, bbox=dict(facecolor="white", alpha=0.85, lw=0, pad=1.0))
+
+
+def _bare(ax, width, height):
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.set_aspect("equal")
+    ax.axis("off")
+
+
+def sequence(ax, tokens: list[str], labels: list[int], vocab=None, image_token: str = "<image>",
+             special=("<bos>", "<eos>", "<pad>"), ignore_index: int = -100,
+             max_image: int = 3) -> dict[str, int]:
+    """A training sequence, one box per position: its input token above, its label below
+    ("-100" where the loss ignores it; the label's token when vocab, id -> str, is given).
+    Runs of image tokens longer than max_image are drawn as max_image boxes and an ellipsis.
+    Returns the number of positions of each kind."""
+    if len(tokens) != len(labels):
+        raise ValueError(
+            f"tokens and labels must have one entry per position, got {len(tokens)} tokens "
+            f"and {len(labels)} labels"
+        )
+    kinds = []
+    for token, label in zip(tokens, labels):
+        if label != ignore_index:
+            kinds.append("answer")  # scored by the loss, <eos> included
+        elif token == image_token:
+            kinds.append("image")
+        elif token in special:
+            kinds.append("special")
+        else:
+            kinds.append("text")
+    # which positions to draw: every one, but long runs of image tokens shortened
+    shown, run = [], 0
+    for n, kind in enumerate(kinds):
+        run = run + 1 if kind == "image" else 0
+        if kind != "image" or run <= max_image - 1 or n + 1 == len(kinds) or kinds[n + 1] != "image":
+            shown.append(n)
+        elif shown[-1] != "...":
+            shown.append("...")
+    x = 0.0
+    for n in shown:
+        if n == "...":
+            ax.text(x + 0.5, 1.45, "…", ha="center", va="center", fontsize=12)
+            x += 1.0
+            continue
+        if labels[n] == ignore_index:
+            label = str(ignore_index)
+        else:
+            label = vocab[labels[n]] if vocab is not None else str(labels[n])
+        _box(ax, x, 1.0, 0.95, 0.9, COLOURS[kinds[n]], tokens[n], fontsize=7)
+        ax.text(x + 0.475, 0.55, label, ha="center", va="center", fontsize=6,
+                color="black" if labels[n] != ignore_index else "#555555")
+        x += 1.0
+    ax.text(-0.2, 1.45, "input", ha="right", va="center", fontsize=8)
+    ax.text(-0.2, 0.55, "label", ha="right", va="center", fontsize=8)
+    _bare(ax, x, 2.2)
+    ax.set_xlim(-2.2, x)
+    counts = {kind: kinds.count(kind) for kind in ("special", "text", "image", "answer")}
+    handles = [Rectangle((0, 0), 1, 1, facecolor=COLOURS[k], edgecolor="black", lw=0.6)
+               for k in counts]
+    names = {"special": "<bos>, padding", "text": "prompt", "image": "image tokens",
+             "answer": "scored by the loss"}
+    ax.legend(handles, [f"{names[k]} ({counts[k]})" for k in counts], loc="upper center",
+              bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=7, frameon=False)
+    return counts
+
+
+def stages(axes, model, parts=("vision_tower", "projector", "language_model")) -> dict:
+    """One panel per training stage: the model's parts left to right, each drawn as trained
+    (some of its parameters are in model.trainable_parameters(stage)) or frozen, with its
+    parameter count. Returns {stage: {part: trained?}}."""
+    axes = list(axes)
+    if len(axes) != 2:
+        raise ValueError(f"axes must hold one Axes per stage, 2, got {len(axes)}")
+    names = {"vision_tower": "vision tower", "projector": "projector",
+             "language_model": "language model"}
+    out = {}
+    for stage, ax in zip((1, 2), axes):
+        trainable = {id(p) for p in model.trainable_parameters(stage)}
+        out[stage] = {}
+        for k, part in enumerate(parts):
+            module = getattr(model, part)
+            params = list(module.parameters())
+            trained = any(id(p) in trainable for p in params)
+            out[stage][part] = trained
+            n = sum(p.numel() for p in params)
+            _box(ax, 3.2 * k, 0, 2.4, 1.4, COLOURS["trained" if trained else "frozen"],
+                 f"{names.get(part, part)}\n{n:,}\n{'trained' if trained else 'frozen'}",
+                 hatch=None if trained else "//")
+            if k:
+                ax.add_patch(FancyArrowPatch((3.2 * k - 0.8, 0.7), (3.2 * k, 0.7),
+                                             arrowstyle="->", mutation_scale=10))
+        ax.set_title(f"stage {stage}", fontsize=9)
+        _bare(ax, 3.2 * len(parts) - 0.8, 1.4)
+    return out
+
+
+def merge_sources(side: int, merge: int) -> list[list[int]]:
+    """For each token of a patch merger over a side x side grid, the patches it concatenates,
+    in the order MergeProjector concatenates them: blocks row by row, patches row by row."""
+    g = side // merge
+    return [
+        [(br * merge + i) * side + bc * merge + j for i in range(merge) for j in range(merge)]
+        for br in range(g)
+        for bc in range(g)
+    ]
+
+
+def projector_paths(axes, n_patches: int, merge: int, n_queries: int) -> dict[str, int]:
+    """Which patches feed which visual token, for a square grid of n_patches: one token per
+    patch (linear, MLP), one per merge x merge block (patch merger), and n_queries tokens
+    that each read every patch (Q-Former). Returns the number of tokens of each."""
+    axes = list(axes)
+    if len(axes) != 3:
+        raise ValueError(f"axes must hold one Axes per projector, 3, got {len(axes)}")
+    side = math.isqrt(n_patches)
+    if side * side != n_patches or side % merge:
+        raise ValueError(
+            f"n_patches must be a square grid whose side merge divides, got n_patches="
+            f"{n_patches}, merge={merge}"
+        )
+    tokens = {"linear / MLP": n_patches, "patch merger": (side // merge) ** 2,
+              "Q-Former": n_queries}
+    for ax, (name, n_tokens) in zip(axes, tokens.items()):
+        # the patch grid on the left, the tokens in a column on the right
+        for r in range(side):
+            for c in range(side):
+                if name == "patch merger":  # one shade per block of merge x merge patches
+                    block = (r // merge) * (side // merge) + c // merge
+                    shade = torch.linspace(0.35, 1.0, n_tokens)[block].item()
+                    colour = (0.34 * shade, 0.71 * shade, 0.91 * shade)
+                else:
+                    colour = COLOURS["patch"]
+                _box(ax, c, side - 1 - r, 0.9, 0.9, colour)
+        step = side / n_tokens
+        x_tok = side + 3.0
+        for t in range(n_tokens):
+            y = side - (t + 0.5) * step
+            _box(ax, x_tok, y - 0.45 * min(step, 1), 0.9, 0.9 * min(step, 1), COLOURS["token"])
+            if name == "linear / MLP":
+                sources = [t]
+            elif name == "patch merger":
+                sources = merge_sources(side, merge)[t]
+            else:
+                sources = range(n_patches)
+            for p in sources:
+                r, c = divmod(p, side)
+                ax.plot([c + 0.9, x_tok], [side - 1 - r + 0.45, y], color="black",
+                        lw=0.3 if name == "Q-Former" else 0.6, alpha=0.5, zorder=1)
+        ax.set_title(f"{name}: {n_patches} patches → {n_tokens} tokens", fontsize=9)
+        _bare(ax, x_tok + 1, side)
+    return tokens
