@@ -494,6 +494,76 @@ def check_llava_labels(make_labels: Callable) -> CheckResult:
     return _run("make_labels", cases)
 
 
+def _conversation_batch(g: torch.Generator, eos_id: int, pad_id: int):
+    """A right-padded batch of two-turn conversations and where each answer starts:
+    <bos> question image answer <eos> question answer <eos> <pad>...  (content ids 3 to 45,
+    which avoid <bos> = 2 and the eos and pad ids given). Returns input_ids (B, T) and
+    turn_starts, per row a list of two positions."""
+    rows, starts = [], []
+    for n_q1, n_img, n_a1, n_q2, n_a2 in ((4, 3, 1, 3, 2), (6, 3, 2, 2, 1), (3, 3, 1, 5, 3)):
+        def words(k):
+            return torch.randint(3, 46, (k,), generator=g).tolist()
+
+        row = [2] + words(n_q1) + words(n_img)  # 2: <bos>; then the question and the image
+        first = len(row)
+        row += words(n_a1) + [eos_id] + words(n_q2)
+        second = len(row)
+        row += words(n_a2) + [eos_id]
+        rows.append(row)
+        starts.append([first, second])
+    T = max(len(r) for r in rows) + 2  # every row padded on the right, at least twice
+    input_ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
+    for n, row in enumerate(rows):
+        input_ids[n, : len(row)] = torch.tensor(row)
+    return input_ids, starts
+
+
+def check_conversation_labels(make_labels: Callable) -> CheckResult:
+    """make_labels(input_ids (B, T), turn_starts, eos_id, pad_id) -> labels (B, T): each
+    answer, from its start (turn_starts[b] lists them) to its <eos> included, keeps its ids;
+    every other position (prompt, image, later questions, padding) gets -100."""
+    g = torch.Generator().manual_seed(16)
+    cases = []
+    for eos_id, pad_id in ((1, 0), (47, 0)):
+        input_ids, starts = _conversation_batch(g, eos_id, pad_id)
+        expected = torch.full_like(input_ids, -100)
+        one_slice = torch.full_like(input_ids, -100)  # from the first answer to the end
+        first_only, last_only = expected.clone(), expected.clone()
+        no_eos = expected.clone()
+        for b, turn_starts in enumerate(starts):
+            ends = []
+            for start in turn_starts:
+                end = start + int((input_ids[b, start:] == eos_id).nonzero()[0]) + 1
+                ends.append(end)
+                expected[b, start:end] = input_ids[b, start:end]
+                no_eos[b, start : end - 1] = input_ids[b, start : end - 1]
+            first_only[b, turn_starts[0] : ends[0]] = input_ids[b, turn_starts[0] : ends[0]]
+            last_only[b, turn_starts[-1] : ends[-1]] = input_ids[b, turn_starts[-1] : ends[-1]]
+            one_slice[b, turn_starts[0] :] = input_ids[b, turn_starts[0] :]
+        one_slice_no_pad = one_slice.masked_fill(input_ids == pad_id, -100)
+        mistakes = {
+            "one slice from the first answer to the end of the row: the second question and "
+            "the padding are trained on": one_slice,
+            "one slice from the first answer on, padding masked: the second question is "
+            "still trained on": one_slice_no_pad,
+            "only the first answer is kept: the second turn teaches nothing": first_only,
+            "only the last answer is kept: the first turn teaches nothing": last_only,
+            "the <eos> after each answer lost its label: the model would not learn to stop":
+                no_eos,
+        }
+
+        def call(ids=input_ids, turn_starts=starts, eos_id=eos_id, pad_id=pad_id):
+            before = ids.clone()
+            out = make_labels(ids, [list(t) for t in turn_starts], eos_id, pad_id)
+            if not torch.equal(ids, before):
+                raise ValueError("make_labels changed input_ids in place; work on a copy (clone)")
+            return out
+
+        cases.append((f"labels of a padded batch of two-turn conversations (eos={eos_id})",
+                      call, expected.float(), {k: v.float() for k, v in mistakes.items()}))
+    return _run("make_labels", cases)
+
+
 # Fundamental challenges -------------------------------------------------------------
 
 

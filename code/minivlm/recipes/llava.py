@@ -43,8 +43,8 @@ class LLaVARecipe:
     batch_size: int = 64
     lr: float = 3e-3
     warmup: int = 30
-    # LLaVA's stage 1 puts the instruction before the image, and its stage 2 draws either
-    # order for the first turn (Liu et al., 2023, section 4); the book keeps the question first
+    # LLaVA draws the question before or after the image for the first turn, in both stages
+    # (Liu et al., 2023, eq. 2); the book keeps the question first
     image_first: bool = False
     # LLaVA reads the penultimate of CLIP's 24 blocks; of this tower's two blocks the
     # penultimate is the first, barely past the patches: the book reads the last
