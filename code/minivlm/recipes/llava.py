@@ -285,11 +285,11 @@ ABLATIONS = {
 def ablation_figures(seed: int = 0) -> dict[str, float]:
     """Accuracy per question kind after stage 2 of each ablation of the chapter's recipe,
     with this seed, as "<ablation>_<kind>", for minivlm.recipes.spread."""
-    figures = {}
+    figures, test = {}, chapter_test_split()
     for name, change in ABLATIONS.items():
         recipe = dataclasses.replace(LLaVARecipe.chapter(), seed=seed, **change)
         trained = train_llava(recipe, progress=False)
-        for kind, value in evaluate(trained, chapter_test_split()).items():
+        for kind, value in evaluate(trained, test).items():
             figures[f"{name}_{kind}"] = value
     return figures
 
@@ -340,8 +340,8 @@ def variants() -> dict[str, tuple[LLaVARecipe, Path]]:
         # the challenges chapter's: the book's recipe on a world where, in scenes of two or
         # more objects, every circle comes with a square
         "biased": (LLaVARecipe.book(bias=(("circle", "square"), 1.0)), folder / "llava_biased.pt"),
-        # the challenges chapter's bias sweep: the chapter's recipe, a circle coming with a
-        # square with probability p (p = 0 is "mlp")
+        # the challenges chapter's bias sweep: the chapter's recipe, where a scene of two or
+        # more objects with a circle and no square is redrawn with probability p ("mlp": none)
         **{
             f"bias_{round(p * 100):03d}": (
                 LLaVARecipe.chapter(bias=(("circle", "square"), p)),
