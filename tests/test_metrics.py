@@ -92,3 +92,35 @@ def test_wilson_interval_errors():
         wilson_interval(-1, 3)
     with pytest.raises(ValueError, match="confidence must be a float in \\(0, 1\\), got 95"):
         wilson_interval(1, 3, confidence=95)
+
+
+def test_mcnemar_counts_only_the_discordant_items_and_matches_scipy_binomtest():
+    from minivlm.metrics import mcnemar
+
+    # 10 items both right, 3 only a, 12 only b, 5 both wrong
+    a = [True] * 10 + [True] * 3 + [False] * 12 + [False] * 5
+    b = [True] * 10 + [False] * 3 + [True] * 12 + [False] * 5
+    r = mcnemar(a, b)
+    assert (r["only_a"], r["only_b"]) == (3, 12)
+    # two-sided exact binomial test of 3 successes in 15 at p = 1/2 (scipy.stats.binomtest)
+    assert r["p_value"] == pytest.approx(0.03515625, abs=1e-12)
+    assert mcnemar(b, a)["p_value"] == r["p_value"]
+    # agreement adds nothing: the same discordant items among more agreements, the same p
+    assert mcnemar(a + [True] * 100, b + [True] * 100)["p_value"] == r["p_value"]
+    assert mcnemar([True, False], [True, False])["p_value"] == 1.0
+    assert mcnemar(torch.tensor([True, False, True]), torch.tensor([False, False, True]))["only_a"] == 1
+    # a symmetric split is no evidence at all
+    assert mcnemar([True, False] * 5, [False, True] * 5)["p_value"] == 1.0
+
+
+@pytest.mark.parametrize("a, b, error, match", [
+    ([True], [True, False], ValueError, "the same items, got 1 and 2"),
+    ([1, 0], [True, False], TypeError, "a must be a non-empty list of bools"),
+    ([], [], TypeError, "non-empty"),
+    (torch.tensor([1, 0]), [True, False], TypeError, "1-D bool tensor"),
+])
+def test_mcnemar_bad_input(a, b, error, match):
+    from minivlm.metrics import mcnemar
+
+    with pytest.raises(error, match=match):
+        mcnemar(a, b)

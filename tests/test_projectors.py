@@ -110,7 +110,7 @@ def test_qformer_attention_weights_are_the_weights_its_output_is_made_of():
     heads = (w[0] @ v).transpose(1, 2).reshape(2, 3, -1)  # (B, h, n_q, d_k) -> (B, n_q, d)
     after_attn = x + attn.W_O(heads)
     rebuilt = after_attn + block.mlp(block.ln_2(after_attn))
-    torch.testing.assert_close(rebuilt, block(x, patches), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(rebuilt, block(x, patches)[0], atol=1e-5, rtol=1e-5)
     # the weights follow the image: other patches, other weights
     assert (q.attention_weights(torch.randn(2, N, D_V)) - w).abs().max() > 1e-3
     with pytest.raises(ValueError, match=r"3-D \(B, N, vision_width\), got shape \(16, 32\)"):

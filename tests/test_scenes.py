@@ -289,3 +289,35 @@ def test_scene_batch_rejects_inconsistent_tensors():
         SceneBatch(twins, full.colours, full.cx, full.cy, full.radii, full.counts)
     with pytest.raises(ValueError, match="cx must have the shape"):
         SceneBatch(batch.shapes, batch.colours, batch.cx[:2], batch.cy, batch.radii, batch.counts)
+
+
+def test_near_twins_within_the_tolerance_only():
+    from minivlm.data import near_twins
+
+    a = Scene((Object("circle", "red", 10.0, 12.0, 6.0), Object("square", "blue", 22.0, 20.0, 6.0)))
+    shifted = Scene((Object("circle", "red", 10.9, 11.1, 6.9), Object("square", "blue", 22.0, 20.0, 6.0)))
+    beyond = Scene((Object("circle", "red", 11.1, 12.0, 6.0), Object("square", "blue", 22.0, 20.0, 6.0)))
+    other = Scene((Object("circle", "green", 10.0, 12.0, 6.0), Object("square", "blue", 22.0, 20.0, 6.0)))
+    alone = Scene((Object("circle", "red", 10.0, 12.0, 6.0),))
+    assert near_twins([a, shifted, beyond, other, alone], [a]) == [True, True, False, False, False]
+    assert near_twins([beyond], [a], tolerance=1.2) == [True]
+    assert near_twins([a], []) == [False]
+    # a split's scenes against a fresh draw of the same world: some twins, not all
+    train = sample_scenes(3000, 1, seed=1).to_scenes()
+    test = sample_scenes(300, 1, seed=2).to_scenes()
+    twins = near_twins(test, train)
+    assert 0 < sum(twins) < len(test)
+    assert near_twins(test, test) == [True] * len(test)
+
+
+@pytest.mark.parametrize("args, error, match", [
+    (("x", []), TypeError, "scenes must be a list of Scene, got str"),
+    (([], [1]), TypeError, "reference must be a list of Scene"),
+    (([], [], -1), ValueError, "tolerance must be a number of pixels >= 0, got -1"),
+    (([], [], True), ValueError, "tolerance must be a number"),
+])
+def test_near_twins_bad_input(args, error, match):
+    from minivlm.data import near_twins
+
+    with pytest.raises(error, match=match):
+        near_twins(*args)

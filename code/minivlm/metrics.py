@@ -67,6 +67,39 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     return low, high
 
 
+def mcnemar(a, b) -> dict:
+    """McNemar's exact test of two models scored on the same items (McNemar, 1947).
+
+    a, b: one bool per item, whether each model got it right (or showed some event). Two
+    intervals that overlap do not show that two models are the same; and when both models
+    answer the same questions, the items they agree on say nothing about which is better.
+    The test looks only at the discordant items: only_a (a right, b wrong) and only_b.
+    Under "no difference" each discordant item is a fair coin, so the two-sided p-value is
+    min(1, 2 P(X <= min(only_a, only_b))) for X ~ Binomial(only_a + only_b, 1/2); 1.0 when
+    there is no discordant item.
+    """
+    a, b = _bools(a, "a"), _bools(b, "b")
+    if len(a) != len(b):
+        raise ValueError(f"a and b must score the same items, got {len(a)} and {len(b)}")
+    only_a = sum(x and not y for x, y in zip(a, b))
+    only_b = sum(y and not x for x, y in zip(a, b))
+    n = only_a + only_b
+    tail = sum(math.comb(n, i) for i in range(min(only_a, only_b) + 1))
+    p = 1.0 if n == 0 else min(1.0, 2 * tail / 2**n)  # exact: Python's integers do not overflow
+    return {"only_a": only_a, "only_b": only_b, "p_value": p}
+
+
+def _bools(x, name: str) -> list[bool]:
+    if isinstance(x, torch.Tensor):
+        if x.dim() != 1 or x.dtype != torch.bool:
+            raise TypeError(f"{name} must be a 1-D bool tensor or a list of bools, got "
+                            f"{x.dtype} of shape {tuple(x.shape)}")
+        x = x.tolist()
+    if not isinstance(x, (list, tuple)) or not x or not all(isinstance(v, bool) for v in x):
+        raise TypeError(f"{name} must be a non-empty list of bools (one per item), got {x!r:.60}")
+    return list(x)
+
+
 def recall_at_k(similarity: torch.Tensor, targets: torch.Tensor, k: int) -> float:
     """Recall@k of retrieval: the fraction of queries with a correct item among their k best.
 

@@ -132,10 +132,14 @@ class QFormerBlock(nn.Module):
         mlp_dim = round(width * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(width, mlp_dim), nn.GELU(), nn.Linear(mlp_dim, width))
 
-    def forward(self, queries: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, queries: torch.Tensor, patches: torch.Tensor, need_weights: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(queries, the cross-attention weights (B, h, n_q, N) or None without need_weights)."""
         # pre-norm residuals, as in the vision tower: queries (B, n_q, d), patches (B, N, d)
-        queries = queries + self.cross_attn(self.ln_1(queries), patches, need_weights=False)[0]
-        return queries + self.mlp(self.ln_2(queries))
+        read, weights = self.cross_attn(self.ln_1(queries), patches, need_weights=need_weights)
+        queries = queries + read
+        return queries + self.mlp(self.ln_2(queries)), weights
 
 
 class QFormerProjector(Projector):
@@ -177,26 +181,26 @@ class QFormerProjector(Projector):
         check_int(n_patches, "n_patches")
         return self.n_queries
 
-    def forward(self, Z_v: torch.Tensor) -> torch.Tensor:
+    def _read(self, Z_v: torch.Tensor, need_weights: bool) -> tuple[torch.Tensor, list]:
+        """The queries after the last block, (B, n_q, d), and each block's weights."""
         self._check(Z_v)
         patches = self.W_in(self.ln_vision(Z_v))  # (B, N, vision_width) -> (B, N, d)
         x = self.queries.expand(Z_v.shape[0], -1, -1)  # (n_q, d) -> (B, n_q, d), shared by images
+        maps = []
         for block in self.blocks:
-            x = block(x, patches)
+            x, weights = block(x, patches, need_weights)
+            maps.append(weights)
+        return x, maps
+
+    def forward(self, Z_v: torch.Tensor) -> torch.Tensor:
+        x, _ = self._read(Z_v, need_weights=False)  # the fused kernel: no weights to keep
         return self.W_out(self.ln_out(x))  # (B, n_q, d) -> (B, n_q, text_width)
 
     @torch.no_grad()
     def attention_weights(self, Z_v: torch.Tensor) -> torch.Tensor:
         """Where the queries look: each block's cross-attention weights over the patches,
         (depth, B, n_heads, n_queries, N); every row sums to 1."""
-        self._check(Z_v)
-        patches = self.W_in(self.ln_vision(Z_v))  # (B, N, vision_width) -> (B, N, d)
-        x = self.queries.expand(Z_v.shape[0], -1, -1)  # (B, n_q, d)
-        maps = []
-        for block in self.blocks:
-            maps.append(block.cross_attn(block.ln_1(x), patches)[1])  # (B, h, n_q, N)
-            x = block(x, patches)
-        return torch.stack(maps)
+        return torch.stack(self._read(Z_v, need_weights=True)[1])
 
 
 PROJECTORS = {

@@ -15,6 +15,7 @@ from .scenes import (
     SceneSplit,
     latin_held_out,
     make_split,
+    near_twins,
     render,
     sample_scenes,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "SceneSplit",
     "latin_held_out",
     "make_split",
+    "near_twins",
     "render",
     "sample_scenes",
     "DESCRIBE_PROMPT",

@@ -595,6 +595,35 @@ def _generator(seed) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def near_twins(scenes, reference, tolerance: float = 1.0) -> list[bool]:
+    """For each scene, whether `reference` holds a near twin of it: the same objects, left to
+    right, each centre and radius within `tolerance` pixels of its own.
+
+    Held-out scenes are new draws from the training distribution, not new images of a new
+    kind: a test scene may differ from a training scene by less than a pixel everywhere.
+    This says which ones do. scenes, reference: lists of Scene.
+    """
+    for name, value in (("scenes", scenes), ("reference", reference)):
+        if not isinstance(value, (list, tuple)) or not all(isinstance(s, Scene) for s in value):
+            raise TypeError(f"{name} must be a list of Scene, got {type(value).__name__}")
+    if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or not tolerance >= 0:
+        raise ValueError(f"tolerance must be a number of pixels >= 0, got {tolerance!r}")
+    by_labels: dict[tuple, list[torch.Tensor]] = {}
+    for s in reference:  # group by the objects' labels: only those can be twins
+        by_labels.setdefault(s.labels, []).append(_geometry(s))
+    stacked = {labels: torch.stack(g) for labels, g in by_labels.items()}  # (M, k, 3)
+    return [
+        s.labels in stacked
+        and bool(((stacked[s.labels] - _geometry(s)).abs() <= tolerance).all(-1).all(-1).any())
+        for s in scenes
+    ]
+
+
+def _geometry(scene: Scene) -> torch.Tensor:
+    """(k, 3) float64: cx, cy and radius of each object, left to right."""
+    return torch.tensor([(o.cx, o.cy, o.radius) for o in scene.objects], dtype=torch.float64)
+
+
 # ---------------------------------------------------------------------------- splits
 
 

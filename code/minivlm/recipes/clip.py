@@ -154,7 +154,8 @@ def encode_patches(trained: TrainedCLIP, images: torch.Tensor) -> torch.Tensor:
     """Unit-length embeddings of every patch, (B, N, d_e), in the joint space of the texts.
 
     Each patch token of the last block goes through ln_post and W_i, the path the pooled
-    token takes (as MaskCLIP does, Zhou et al., 2022). With mean pooling the image embedding
+    token takes. MaskCLIP (Zhou et al., 2022) instead projects the value embeddings of the
+    last attention layer, which it found to localise better. With mean pooling the image embedding
     is W_i LN(mean of the patches); LayerNorm does not commute with the mean, so the patches'
     embeddings are close to the image's parts, not exact pieces of it.
     """

@@ -246,14 +246,17 @@ def answer(
     return out
 
 
+# room for a whole caption: after stage 1 the model describes instead of answering
+EVAL_TOKENS = 12
+
+
 def evaluate(
     trained: TrainedLLaVA, split: world.SceneSplit, seed: int = 0, return_replies: bool = False
 ):
     """Exact-match accuracy per question kind, and overall, on one question per scene
     (make_qa(split.scenes, seed)); with return_replies, also the model's replies."""
     qa = make_qa(split.scenes, seed=seed)
-    # room for a whole caption: after stage 1 the model describes instead of answering
-    replies = answer(trained, split.images, [q.question for q in qa], max_new_tokens=12)
+    replies = answer(trained, split.images, [q.question for q in qa], max_new_tokens=EVAL_TOKENS)
     right = {kind: [] for kind in QA_KINDS}
     for q, reply in zip(qa, replies):
         right[q.kind].append(reply == q.answer)
@@ -292,6 +295,18 @@ def ablation_figures(seed: int = 0) -> dict[str, float]:
         for kind, value in evaluate(trained, test).items():
             figures[f"{name}_{kind}"] = value
     return figures
+
+
+def merge_recipe() -> LLaVARecipe:
+    """The chapter's recipe with Qwen2-VL's patch merger as projector (4 visual tokens)."""
+    return LLaVARecipe.chapter(projector="merge")
+
+
+def merge_figures(seed: int = 0) -> dict[str, float]:
+    """Accuracy per question kind after stage 2 of merge_recipe() with this seed, on the
+    chapter's test split, for minivlm.recipes.spread."""
+    trained = train_llava(dataclasses.replace(merge_recipe(), seed=seed), progress=False)
+    return evaluate(trained, chapter_test_split())
 
 
 def save(trained: TrainedLLaVA, path: str | Path = WEIGHTS) -> None:
@@ -334,7 +349,7 @@ def variants() -> dict[str, tuple[LLaVARecipe, Path]]:
         "book": (LLaVARecipe.book(), WEIGHTS),
         "linear": (LLaVARecipe.chapter(projector="linear"), folder / "llava_linear.pt"),
         "qformer": (LLaVARecipe.chapter(projector="qformer"), folder / "llava_qformer.pt"),
-        "merge": (LLaVARecipe.chapter(projector="merge"), folder / "llava_merge.pt"),
+        "merge": (merge_recipe(), folder / "llava_merge.pt"),
         "mlp": (LLaVARecipe.chapter(), folder / "llava_mlp.pt"),
         "blind": (LLaVARecipe.chapter(blind=True), folder / "llava_blind.pt"),
         # the challenges chapter's: the book's recipe on a world where, in scenes of two or

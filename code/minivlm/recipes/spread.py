@@ -7,8 +7,8 @@ This module runs each live experiment for several seeds, each run in a process o
 under the default kernels and under a second set, and ships the figures with the package
 (`minivlm/spreads/<experiment>.json`). The chapters show their own run beside that spread,
 and the prose interprets the spread, not the draw. To measure it again (each run of an
-experiment takes as long as the chapter's training: `clip` about a minute, `llava` two,
-`llava_ablations` four):
+experiment takes as long as the chapter's training: `clip` about a minute, `llava` and
+`llava_merge` two, `llava_ablations` four):
 
     python -m minivlm.recipes.spread clip              # its PLANS: seeds 0-4, both kernel sets
     python -m minivlm.recipes.spread all --seeds 0 1 2
@@ -54,16 +54,18 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     "llava": ("minivlm.recipes.llava:chapter_figures", "minivlm.recipes.llava:LLaVARecipe.chapter"),
     # two models a run (the image first; no stage 1), each as long as the chapter's recipe
     "llava_ablations": ("minivlm.recipes.llava:ablation_figures", "minivlm.recipes.llava:LLaVARecipe.chapter"),
+    "llava_merge": ("minivlm.recipes.llava:merge_figures", "minivlm.recipes.llava:merge_recipe"),
 }
 
 # The seeds and kernel sets an experiment is measured with: five seeds under both sets, but
-# the LLaVA ablations, which train two models a run, on three seeds under the default kernels
-# only, to bound their cost; the chapter compares them with the runs of its own recipe on the
-# same seeds and kernels, seed by seed
+# the LLaVA ablations (two models a run) and the merging projector on three seeds under the
+# default kernels only, to bound their cost; the chapters compare them with the runs of the
+# chapter's recipe on the same seeds and kernels, seed by seed
 PLANS: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
     name: (tuple(range(5)), tuple(KERNEL_SETS)) for name in EXPERIMENTS
 }
 PLANS["llava_ablations"] = ((0, 1, 2), ("default",))
+PLANS["llava_merge"] = ((0, 1, 2), ("default",))
 
 
 def _resolve(path: str):
