@@ -104,3 +104,18 @@ def test_training_world_draws_the_training_split_without_rendering_it():
     scenes = sample_scenes(**recipe.training_world(r)).to_scenes()
     assert scenes == split.scenes and len(scenes) == 50
     assert recipe.training_world(recipe.LLaVARecipe.chapter())["bias"] is None
+
+
+def test_per_caption_losses_average_to_the_split_losses(clip):
+    trained = recipe.load_variant("mlp", clip)
+    split = make_split(40, (1, 3), seed=31)
+    whole = recipe.caption_losses(trained, split)
+    each = recipe.caption_losses(trained, split, per_caption=True)
+    tokens = torch.tensor([len(c.split()) + 1 for c in split.captions], dtype=torch.float64)
+    for name, value in whole.items():
+        assert each[name].shape == (40,)
+        # the split's loss is the mean over all tokens: each caption weighs by its tokens
+        weighted = (each[name].double() * tokens).sum() / tokens.sum()
+        assert weighted.item() == pytest.approx(value, abs=1e-5), name
+    # the scene's own image makes most captions cheaper than another scene's does
+    assert (each["own image"] < each["another image"]).float().mean() > 0.5

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from ..data import scenes as world
 from ..data.text import DESCRIBE_PROMPT, QA_KINDS, captions, make_qa
@@ -77,6 +78,7 @@ class TrainedLLaVA:
     # after stage 1, the loss of the test scenes' captions: with the scene's own image, with
     # another scene's image, and with no image (zero features)
     caption_loss: dict[str, float] = dataclasses.field(default_factory=dict)
+    caption_loss_each: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)  # (n,)
 
 
 def build(recipe: LLaVARecipe, clip: TrainedCLIP) -> LLaVA:
@@ -191,14 +193,21 @@ def train_llava(
             trained.scores[f"stage {stage}"], trained.replies[f"stage {stage}"] = scores, replies
             if stage == 1:
                 trained.caption_loss = caption_losses(trained, test)
+                trained.caption_loss_each = caption_losses(trained, test, per_caption=True)
     return trained
 
 
 @torch.no_grad()
-def caption_losses(trained: TrainedLLaVA, split: world.SceneSplit) -> dict[str, float]:
+def caption_losses(
+    trained: TrainedLLaVA, split: world.SceneSplit, per_caption: bool = False
+) -> dict:
     """The next-token loss of each scene's caption after "describe the image .", per token:
     with the scene's own image, with another scene's (the images shifted by one), and with
-    no image (zero features). Own below another: the image tokens carry the scene."""
+    no image (zero features). Own below another: the image tokens carry the scene.
+
+    Each value is the mean over every caption token of the split; with per_caption, a (n,)
+    tensor instead, each caption's mean over its own tokens, for intervals over captions.
+    """
     model, tok = trained.model, trained.tokenizer
     input_ids, labels, _ = make_batch(
         tok, [DESCRIBE_PROMPT] * len(split), captions(split.scenes), model.n_image_tokens,
@@ -208,8 +217,17 @@ def caption_losses(trained: TrainedLLaVA, split: world.SceneSplit) -> dict[str, 
     if trained.recipe.blind:
         Z_v = torch.zeros_like(Z_v)
     views = {"own image": Z_v, "another image": Z_v.roll(1, dims=0), "no image": torch.zeros_like(Z_v)}
-    return {name: model(input_ids=input_ids, labels=labels, vision_features=z)[1].item()
-            for name, z in views.items()}
+    if not per_caption:
+        return {name: model(input_ids=input_ids, labels=labels, vision_features=z)[1].item()
+                for name, z in views.items()}
+    target = labels[:, 1:]  # logit t predicts label t + 1
+    counted = target != model.config.ignore_index  # (n, T - 1)
+    out = {}
+    for name, z in views.items():
+        logits = model(input_ids=input_ids, vision_features=z)[0][:, :-1]  # (n, T - 1, V)
+        nll = F.cross_entropy(logits.transpose(1, 2), target.clamp(min=0), reduction="none")
+        out[name] = (nll * counted).sum(1) / counted.sum(1)  # (n, T - 1) -> (n,)
+    return out
 
 
 @torch.no_grad()
