@@ -21,7 +21,9 @@ STOP = "###"
 ROLES = {"human": "Human", "gpt": "Assistant"}
 
 
-def segments(turns: list[dict], system: str = SYSTEM_V0, stop: str = STOP) -> list[tuple[str, bool]]:
+def segments(
+    turns: list[dict], system: str = SYSTEM_V0, stop: str = STOP
+) -> list[tuple[str, bool]]:
     """The training sequence of one conversation as (text, is_target) pieces, in order.
 
     Joined, the texts are the sequence; the loss is computed on the pieces marked True: each
@@ -29,7 +31,9 @@ def segments(turns: list[dict], system: str = SYSTEM_V0, stop: str = STOP) -> li
     human and gpt, human first, "<image>" in the first turn only.
     """
     if not isinstance(turns, list) or not turns:
-        raise TypeError(f"turns must be a non-empty list of {{'from', 'value'}} dicts, got {turns!r}")
+        raise TypeError(
+            f"turns must be a non-empty list of {{'from', 'value'}} dicts, got {turns!r}"
+        )
     for i, turn in enumerate(turns):
         expected = "human" if i % 2 == 0 else "gpt"
         if not isinstance(turn, dict) or not isinstance(turn.get("value"), str):
@@ -45,7 +49,9 @@ def segments(turns: list[dict], system: str = SYSTEM_V0, stop: str = STOP) -> li
                 f"{'has' if i else 'lacks'} it"
             )
     if len(turns) % 2:
-        raise ValueError(f"a conversation ends with the assistant's answer, got {len(turns)} turns")
+        raise ValueError(
+            f"a conversation ends with the assistant's answer, got {len(turns)} turns"
+        )
     pieces = [(system + stop, False)]
     for turn in turns:
         role = ROLES[turn["from"]]

@@ -216,7 +216,8 @@ def caption_losses(
     Z_v = vision_features(model, split.images)  # (n, N, D_v)
     if trained.recipe.blind:
         Z_v = torch.zeros_like(Z_v)
-    views = {"own image": Z_v, "another image": Z_v.roll(1, dims=0), "no image": torch.zeros_like(Z_v)}
+    views = {"own image": Z_v, "another image": Z_v.roll(1, dims=0),  # the scene's, the next's
+             "no image": torch.zeros_like(Z_v)}
     if not per_caption:
         return {name: model(input_ids=input_ids, labels=labels, vision_features=z)[1].item()
                 for name, z in views.items()}
