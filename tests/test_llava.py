@@ -345,3 +345,19 @@ def test_config_errors():
     ids = torch.tensor([[1] + [3] * 16 + [9, 47]])
     with pytest.raises(ValueError, match=r"labels must be \(B, T\) = \(1, 19\)"):
         model(torch.randn(1, 3, 32, 32), ids, labels=ids[:, :5])
+
+
+def test_per_row_loss_is_each_rows_own_mean_loss():
+    torch.manual_seed(0)
+    model = LLaVA(LLaVAConfig.tiny())
+    logits = torch.randn(3, 7, model.config.text.vocab_size)
+    labels = torch.randint(0, model.config.text.vocab_size, (3, 7))
+    labels[0, :4] = -100  # rows with different numbers of labelled tokens
+    labels[2, 1:6] = -100
+    per_row = model.loss(logits, labels, per_row=True)
+    assert per_row.shape == (3,)
+    for b in range(3):
+        torch.testing.assert_close(per_row[b], model.loss(logits[b : b + 1], labels[b : b + 1]))
+    # weighted by their labelled tokens, the rows give back the mean over every token
+    counted = (labels[:, 1:] != -100).sum(1).float()
+    torch.testing.assert_close((per_row * counted).sum() / counted.sum(), model.loss(logits, labels))

@@ -233,8 +233,11 @@ class LLaVA(nn.Module):
             loss = self.loss(logits, labels)
         return logits, loss
 
-    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Next-token cross-entropy: logits (B, T, V), labels (B, T) -> a 0-d tensor."""
+    def loss(
+        self, logits: torch.Tensor, labels: torch.Tensor, per_row: bool = False
+    ) -> torch.Tensor:
+        """Next-token cross-entropy: logits (B, T, V), labels (B, T) -> a 0-d tensor, the
+        mean over every labelled token; with per_row, (B,): each row's mean over its own."""
         check_tensor(labels, "labels", dim=2, shape_doc="(B, T)", floating=False)
         B, T, V = logits.shape
         ignore = self.config.ignore_index
@@ -247,11 +250,16 @@ class LLaVA(nn.Module):
                 f"got {labels[~valid][:5].tolist() or labels.dtype}"
             )
         # logit t predicts token t + 1: drop the last logit and the first label
-        return F.cross_entropy(
+        nll = F.cross_entropy(
             logits[:, :-1].float().reshape(-1, V),  # (B, T-1, V) -> (B (T-1), V)
             labels[:, 1:].reshape(-1),  # (B, T-1) -> (B (T-1),)
             ignore_index=ignore,
+            reduction="none" if per_row else "mean",
         )
+        if not per_row:
+            return nll
+        counted = labels[:, 1:] != ignore  # (B, T-1); ignored positions have nll 0
+        return nll.view(B, T - 1).sum(1) / counted.sum(1)  # (B (T-1),) -> (B, T-1) -> (B,)
 
     @torch.no_grad()
     def generate(

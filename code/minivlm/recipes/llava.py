@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from ..data import scenes as world
 from ..data.text import DESCRIBE_PROMPT, QA_KINDS, captions, make_qa
@@ -192,12 +191,10 @@ def train_llava(
             scores, replies = evaluate(trained, test, return_replies=True)
             trained.scores[f"stage {stage}"], trained.replies[f"stage {stage}"] = scores, replies
             if stage == 1:
-                trained.caption_loss = caption_losses(trained, test)
-                trained.caption_loss_each = caption_losses(trained, test, per_caption=True)
+                trained.caption_loss, trained.caption_loss_each = _caption_losses(trained, test)
     return trained
 
 
-@torch.no_grad()
 def caption_losses(
     trained: TrainedLLaVA, split: world.SceneSplit, per_caption: bool = False
 ) -> dict:
@@ -208,6 +205,13 @@ def caption_losses(
     Each value is the mean over every caption token of the split; with per_caption, a (n,)
     tensor instead, each caption's mean over its own tokens, for intervals over captions.
     """
+    means, each = _caption_losses(trained, split)
+    return each if per_caption else means
+
+
+@torch.no_grad()
+def _caption_losses(trained: TrainedLLaVA, split: world.SceneSplit) -> tuple[dict, dict]:
+    """Both forms of caption_losses from one forward pass per view."""
     model, tok = trained.model, trained.tokenizer
     input_ids, labels, _ = make_batch(
         tok, [DESCRIBE_PROMPT] * len(split), captions(split.scenes), model.n_image_tokens,
@@ -218,17 +222,12 @@ def caption_losses(
         Z_v = torch.zeros_like(Z_v)
     views = {"own image": Z_v, "another image": Z_v.roll(1, dims=0),  # the scene's, the next's
              "no image": torch.zeros_like(Z_v)}
-    if not per_caption:
-        return {name: model(input_ids=input_ids, labels=labels, vision_features=z)[1].item()
-                for name, z in views.items()}
-    target = labels[:, 1:]  # logit t predicts label t + 1
-    counted = target != model.config.ignore_index  # (n, T - 1)
-    out = {}
+    means, each = {}, {}
     for name, z in views.items():
-        logits = model(input_ids=input_ids, vision_features=z)[0][:, :-1]  # (n, T - 1, V)
-        nll = F.cross_entropy(logits.transpose(1, 2), target.clamp(min=0), reduction="none")
-        out[name] = (nll * counted).sum(1) / counted.sum(1)  # (n, T - 1) -> (n,)
-    return out
+        logits = model(input_ids=input_ids, vision_features=z)[0]  # (n, T, V)
+        means[name] = model.loss(logits, labels).item()
+        each[name] = model.loss(logits, labels, per_row=True)  # (n,)
+    return means, each
 
 
 @torch.no_grad()
