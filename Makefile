@@ -12,7 +12,7 @@ CHAPTERS := $(wildcard chapters/*.md)
 # numerical kernels (tests/kernels/minivlm-second-kernels/kernel.json)
 KERNEL := $(VENV)/share/jupyter/kernels/minivlm-second-kernels/kernel.json
 
-.PHONY: book test students notebooks prose chromium clean
+.PHONY: book test lint students notebooks prose chromium clean
 
 $(STAMP): requirements.txt code/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,11 +24,16 @@ $(STAMP): requirements.txt code/pyproject.toml
 book: $(STAMP)
 	$(JB) build $(STRICT) .
 
-## test: the package's tests, the book's tests, nbval over every chapter notebook under a
-## second set of numerical kernels, the built book in a headless browser, and every notebook
-## in a fresh Colab-like environment
-test: book students chromium $(KERNEL)
+## test: ruff's format and lint checks, the package's tests, the book's tests, nbval over every
+## chapter notebook under a second set of numerical kernels, the built book in a headless
+## browser, and every notebook in a fresh Colab-like environment
+test: lint book students chromium $(KERNEL)
 	$(BIN)/python -m pytest
+
+## lint: ruff's formatter and linter (rules in code/pyproject.toml) over all the Python
+lint: $(STAMP)
+	$(BIN)/ruff format --check --config code/pyproject.toml code tests _ext benchmarks
+	$(BIN)/ruff check --config code/pyproject.toml code tests _ext benchmarks
 
 $(KERNEL): tests/kernels/minivlm-second-kernels/kernel.json $(STAMP)
 	mkdir -p $(dir $@)

@@ -27,8 +27,8 @@ not know stops it with an error, so that no raw syntax reaches a notebook unnoti
 from __future__ import annotations
 
 import argparse
-import os
 import copy
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -54,8 +54,18 @@ ROLE = re.compile(r"\{([a-z][a-z:-]*)\}`([^`]*)`")
 FENCE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[a-z][a-z-]*)\}\s*(?P<argument>.*)$")
 CODE_FENCE = re.compile(r"^(`{3,}|~{3,})")
 TARGET = re.compile(r"^\(([\w.:-]+)\)=\s*$")
-ADMONITIONS = {"note", "tip", "hint", "important", "warning", "caution", "attention",
-               "danger", "error", "seealso"}
+ADMONITIONS = {
+    "note",
+    "tip",
+    "hint",
+    "important",
+    "warning",
+    "caution",
+    "attention",
+    "danger",
+    "error",
+    "seealso",
+}
 
 
 class MystError(ValueError):
@@ -66,6 +76,7 @@ class MystError(ValueError):
 # The book: its address, its chapters and their numbers, its bibliography
 # ---------------------------------------------------------------------------------------
 
+
 @lru_cache
 def config() -> dict:
     return yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -74,7 +85,9 @@ def config() -> dict:
 def base_url() -> str:
     url = config().get("html", {}).get("baseurl", "")
     if not url.startswith("https://"):
-        raise ValueError(f"_config.yml's html.baseurl must be the book's https address, got {url!r}")
+        raise ValueError(
+            f"_config.yml's html.baseurl must be the book's https address, got {url!r}"
+        )
     return url.rstrip("/") + "/"
 
 
@@ -109,8 +122,10 @@ def bibliography():
 def names_and_year(entry) -> tuple[str, str]:
     people = entry.persons.get("author") or entry.persons.get("editor")
     # "van den Oord": the prefix belongs to the surname, as in the book's citations
-    names = [" ".join(part.render_as("text") for part in p.rich_prelast_names + p.rich_last_names)
-             for p in people]
+    names = [
+        " ".join(part.render_as("text") for part in p.rich_prelast_names + p.rich_last_names)
+        for p in people
+    ]
     if len(names) == 1:
         who = names[0]
     elif len(names) == 2:
@@ -128,7 +143,10 @@ def labels() -> dict[str, tuple[str, str]]:
     plain = {key: names_and_year(entry) for key, entry in entries.items()}
     out = dict(plain)
     for label in set(plain.values()):
-        same = sorted((k for k, v in plain.items() if v == label), key=lambda k: re.sub(r"[{}]", "", entries[k].fields["title"]).lower())
+        same = sorted(
+            (k for k, v in plain.items() if v == label),
+            key=lambda k: re.sub(r"[{}]", "", entries[k].fields["title"]).lower(),
+        )
         if len(same) > 1:
             for letter, key in zip("abcdefghij", same):
                 out[key] = (label[0], label[1] + letter)
@@ -152,8 +170,9 @@ def reference_entry(key: str) -> str:
     """One entry of a notebook's reference list, formatted as the book's bibliography."""
     from pybtex.plugin import find_plugin
 
-    style = find_plugin("pybtex.style.formatting", config()["sphinx"]["config"].get(
-        "bibtex_default_style", "plain"))()
+    style = find_plugin(
+        "pybtex.style.formatting", config()["sphinx"]["config"].get("bibtex_default_style", "plain")
+    )()
     formatted = next(iter(style.format_entries([bibliography().entries[key]])))
     who, year = authors_label(key)
     text = " ".join(formatted.text.render_as("markdown").split())
@@ -164,16 +183,17 @@ def reference_entry(key: str) -> str:
 # Inline roles
 # ---------------------------------------------------------------------------------------
 
+
 @dataclass
 class Page:
     """What the translation of one chapter needs and collects."""
 
-    path: str                              # "chapters/llava", as in _toc.yml
-    glue: dict[str, str]                   # glued name -> its text/plain in the book's run
+    path: str  # "chapters/llava", as in _toc.yml
+    glue: dict[str, str]  # glued name -> its text/plain in the book's run
     students: bool = False
     cited: list[str] = field(default_factory=list)
-    exercises: dict[str, str] = field(default_factory=dict)   # label -> "Exercise 5.1"
-    counts: dict[str, int] = field(default_factory=dict)      # what was translated
+    exercises: dict[str, str] = field(default_factory=dict)  # label -> "Exercise 5.1"
+    counts: dict[str, int] = field(default_factory=dict)  # what was translated
 
     def count(self, what: str) -> None:
         self.counts[what] = self.counts.get(what, 0) + 1
@@ -207,10 +227,14 @@ def cite(page: Page, role: str, content: str) -> str:
     page.cited.extend(k for k in keys if k not in page.cited)
     labels = [authors_label(k) for k in keys]
     if role in ("cite", "cite:p"):
-        inner = "; ".join(f"[{who}, {year}]({reference_url(k)})" for k, (who, year) in zip(keys, labels))
+        inner = "; ".join(
+            f"[{who}, {year}]({reference_url(k)})" for k, (who, year) in zip(keys, labels)
+        )
         return f"({inner})"
     if role == "cite:t":
-        return ", ".join(f"[{who} ({year})]({reference_url(k)})" for k, (who, year) in zip(keys, labels))
+        return ", ".join(
+            f"[{who} ({year})]({reference_url(k)})" for k, (who, year) in zip(keys, labels)
+        )
     raise MystError(f"{page.path}: the citation role {{{role}}} is not translated")
 
 
@@ -233,7 +257,10 @@ def exercise_labels() -> dict[str, tuple[str, str]]:
         for n, (_, options) in enumerate(exercises, start=1):
             label = re.search(r"^:label:\s*(\S+)", options, re.M)
             if label:
-                labels[label.group(1)] = (page, f"Exercise {number}.{n}" if number else f"Exercise {n}")
+                labels[label.group(1)] = (
+                    page,
+                    f"Exercise {number}.{n}" if number else f"Exercise {n}",
+                )
     return labels
 
 
@@ -249,6 +276,7 @@ def ref(page: Page, role: str, content: str) -> str:
 
 def roles(page: Page, text: str) -> str:
     """Every inline role of a line of prose, translated."""
+
     def translate(match: re.Match) -> str:
         role, content = match.group(1), match.group(2)
         page.count(role)
@@ -266,7 +294,7 @@ def roles(page: Page, text: str) -> str:
 
     out, position = [], 0
     for match in ROLE.finditer(text):
-        out.append(text[position:match.start()])
+        out.append(text[position : match.start()])
         out.append(translate(match))
         position = match.end()
     out.append(text[position:])
@@ -276,6 +304,7 @@ def roles(page: Page, text: str) -> str:
 # ---------------------------------------------------------------------------------------
 # Block structure: directives, exercises and solutions, across cells
 # ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class Directive:
@@ -294,7 +323,7 @@ def read_directive(lines: list[str], start: int) -> tuple[Directive, int]:
         end += 1
     if end == len(lines):
         raise MystError(f"the directive {{{match.group('name')}}} is never closed")
-    body = lines[start + 1:end]
+    body = lines[start + 1 : end]
     options = {}
     while body and re.match(r"^:[\w-]+:", body[0]):
         key, _, value = body.pop(0)[1:].partition(":")
@@ -327,7 +356,7 @@ class Translator:
     def __init__(self, page: Page):
         self.page = page
         self.cells: list[dict] = []
-        self.markdown: list[str] = []       # the Markdown cell being written
+        self.markdown: list[str] = []  # the Markdown cell being written
         self.solution: list[str] | None = None  # the open solution's <details> body
         self.solution_code: list[dict] = []
         self.solution_label = ""
@@ -419,7 +448,15 @@ class Translator:
         if not self.page.students:
             summary = f"Solution to {self.solution_label}"
             self.markdown.extend(
-                ["<details>", f"<summary><b>{summary}</b></summary>", "", *body, "", "</details>", ""]
+                [
+                    "<details>",
+                    f"<summary><b>{summary}</b></summary>",
+                    "",
+                    *body,
+                    "",
+                    "</details>",
+                    "",
+                ]
             )
             if code:
                 self.markdown.extend(["The next cell, collapsed, runs the solution's code.", ""])
@@ -453,6 +490,7 @@ class Translator:
 # ---------------------------------------------------------------------------------------
 # The notebook
 # ---------------------------------------------------------------------------------------
+
 
 def glued_values(notebook) -> dict[str, str]:
     """Every value a cell glued in this executed notebook: name -> text/plain."""
@@ -489,7 +527,8 @@ def translate(md: Path, executed, students: bool = False) -> tuple[nbformat.Note
     if code_cells(source) != code_cells(executed):
         raise ValueError(
             f"{md.name}'s code differs from the executed notebook's: execute it again "
-            f"(make notebooks CHAPTERS=chapters/{md.name})")
+            f"(make notebooks CHAPTERS=chapters/{md.name})"
+        )
     # a page of the book is named as in _toc.yml; any other (a test's) as if it were in chapters/
     path = md.relative_to(ROOT) if md.is_relative_to(ROOT) else Path("chapters") / md.name
     page = Page(path.with_suffix("").as_posix(), glued_values(executed), students)
@@ -511,15 +550,28 @@ def translate(md: Path, executed, students: bool = False) -> tuple[nbformat.Note
     cells = translator.cells
     about(cells, page)
     if page.cited:
-        cells.append(nbformat.v4.new_markdown_cell("\n".join(
-            ["## References", "", f"The works this chapter cites; every work the book cites is on "
-             f"its [references page]({base_url()}references.html).", "",
-             *(reference_entry(k) for k in page.cited)])))
-    notebook = nbformat.v4.new_notebook(cells=cells, metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-        "colab": {"provenance": [], "toc_visible": True},
-    })
+        cells.append(
+            nbformat.v4.new_markdown_cell(
+                "\n".join(
+                    [
+                        "## References",
+                        "",
+                        f"The works this chapter cites; every work the book cites is on "
+                        f"its [references page]({base_url()}references.html).",
+                        "",
+                        *(reference_entry(k) for k in page.cited),
+                    ]
+                )
+            )
+        )
+    notebook = nbformat.v4.new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+            "colab": {"provenance": [], "toc_visible": True},
+        },
+    )
     for n, cell in enumerate(notebook.cells):  # stable ids: a regenerated notebook diffs clean
         cell["id"] = f"{md.stem}-{n}"
         cell.metadata.pop("execution", None)
@@ -538,12 +590,17 @@ def about(cells: list, page: Page) -> None:
         raise MystError(f"{page.path}: the first cell must start with the chapter's '# title'")
     title, _, rest = first.source.partition("\n")
     where = f"Chapter {page.number} of " if page.number else "A page of "
-    note = [f"> {where}*{config()['title']}*: [read it online]({page.url(page.path)}), with its "
-            f"figures and outputs as the book's build computed them."]
+    note = [
+        f"> {where}*{config()['title']}*: [read it online]({page.url(page.path)}), with its "
+        f"figures and outputs as the book's build computed them."
+    ]
     if page.glue:
         note += [">", f"> {GLUE_NOTE}"]
     if page.students:
-        note += [">", "> This is the students' edition: the exercises are here, their solutions are not."]
+        note += [
+            ">",
+            "> This is the students' edition: the exercises are here, their solutions are not.",
+        ]
     first.source = "\n".join([title, "", *note, "", rest.lstrip("\n")]).rstrip("\n")
 
 
@@ -553,17 +610,25 @@ def execute(md: Path):
 
     notebook = jupytext.read(md)
     notebook.metadata.pop("jupytext", None)
-    NotebookClient(notebook, timeout=900, kernel_name="python3",
-                   resources={"metadata": {"path": str(Path(md).parent)}}).execute()
+    NotebookClient(
+        notebook,
+        timeout=900,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(Path(md).parent)}},
+    ).execute()
     seconds = []  # what each cell took, from the timestamps nbclient records
     for n, cell in enumerate(notebook.cells):
         times = cell.metadata.get("execution", {})
         if "iopub.execute_input" in times and "shell.execute_reply" in times:
-            start, end = (datetime.fromisoformat(times[k].replace("Z", "+00:00"))
-                          for k in ("iopub.execute_input", "shell.execute_reply"))
+            start, end = (
+                datetime.fromisoformat(times[k].replace("Z", "+00:00"))
+                for k in ("iopub.execute_input", "shell.execute_reply")
+            )
             seconds.append(((end - start).total_seconds(), n, cell.source.split("\n")[0][:60]))
-    print(f"{Path(md).name}: {sum(t for t, _, _ in seconds):.1f} s in its cells; the slowest:",
-          file=sys.stderr)
+    print(
+        f"{Path(md).name}: {sum(t for t, _, _ in seconds):.1f} s in its cells; the slowest:",
+        file=sys.stderr,
+    )
     for t, n, first_line in sorted(seconds, reverse=True)[:12]:
         print(f"  {t:6.1f} s  cell {n:3}  {first_line}", file=sys.stderr)
     return notebook
@@ -577,10 +642,17 @@ def write(notebook, path: Path) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="+", type=Path, help="chapters/<name>.md")
-    parser.add_argument("--execute", action="store_true",
-                        help="execute the chapter first (else reuse the committed outputs)")
-    parser.add_argument("--students", type=Path, metavar="DIR",
-                        help="write the students' notebooks, without solutions, into DIR")
+    parser.add_argument(
+        "--execute",
+        action="store_true",
+        help="execute the chapter first (else reuse the committed outputs)",
+    )
+    parser.add_argument(
+        "--students",
+        type=Path,
+        metavar="DIR",
+        help="write the students' notebooks, without solutions, into DIR",
+    )
     args = parser.parse_args(argv)
     for md in args.chapters:
         md = md.resolve()

@@ -55,8 +55,9 @@ print(best)
 
 def reference_seconds() -> float:
     """The reference workload, best of three, in a fresh process with this one's kernels."""
-    done = subprocess.run([sys.executable, "-c", REFERENCE], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", REFERENCE], capture_output=True, text=True, check=True
+    )
     return float(done.stdout.split()[-1])
 
 
@@ -85,22 +86,32 @@ def main(argv=None) -> None:
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **wanted})
 
     paths = [CHAPTERS / f"{n}.ipynb" for n in args.chapters] or sorted(CHAPTERS.glob("*.ipynb"))
-    print(f"machine: {machine()}, {os.cpu_count()} CPUs; kernels: {args.kernels} "
-          f"{' '.join(f'{k}={v}' for k, v in wanted.items())}".rstrip(), flush=True)
+    print(
+        f"machine: {machine()}, {os.cpu_count()} CPUs; kernels: {args.kernels} "
+        f"{' '.join(f'{k}={v}' for k, v in wanted.items())}".rstrip(),
+        flush=True,
+    )
     reference = reference_seconds()
-    print(f"reference workload ({REFERENCE_STEPS} training steps of CLIPConfig.tiny, batch 64): "
-          f"{reference:.2f} s", flush=True)
+    print(
+        f"reference workload ({REFERENCE_STEPS} training steps of CLIPConfig.tiny, batch 64): "
+        f"{reference:.2f} s",
+        flush=True,
+    )
     print(f"{'chapter':12} {'seconds':>8} {'budget':>7} {'x reference':>12}")
     total = 0.0
     for path in paths:
         seconds = run_chapter(path)
         total += seconds
         budget = BUDGET.get(path.stem, 60.0)
-        print(f"{path.stem:12} {seconds:8.1f} {budget:7.0f} {seconds / reference:12.1f}", flush=True)
+        print(
+            f"{path.stem:12} {seconds:8.1f} {budget:7.0f} {seconds / reference:12.1f}", flush=True
+        )
     print(f"{'total':12} {total:8.1f} {300.0:7.0f} {total / reference:12.1f}")
     after = reference_seconds()
-    print(f"reference workload again, after the chapters: {after:.2f} s "
-          f"(a change tells that the machine's speed changed during the run)")
+    print(
+        f"reference workload again, after the chapters: {after:.2f} s "
+        f"(a change tells that the machine's speed changed during the run)"
+    )
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ import statistics
 import time
 
 import torch
-
 import transformers
+
 from minivlm.clip import CLIP, CLIPConfig, clip_loss
 
 
@@ -59,9 +59,7 @@ def batch(config: CLIPConfig, B: int, seed: int = 0):
     pixel_values = torch.randn(
         B, 3, config.vision.image_size, config.vision.image_size, generator=g
     )
-    lengths = torch.randint(
-        4, T + 1, (B,), generator=g
-    )  # caption lengths, end-of-text included
+    lengths = torch.randint(4, T + 1, (B,), generator=g)  # caption lengths, end-of-text included
     input_ids = torch.randint(3, V - 1, (B, T), generator=g)
     input_ids[torch.arange(B), lengths - 1] = V - 1  # end-of-text: the largest id
     attention_mask = (
@@ -131,22 +129,18 @@ def main() -> None:
             start = time.perf_counter()
             step()
             times[name].append(time.perf_counter() - start)
-        steps.reverse()  # alternate which model goes first, so neither always runs on a warmer cache
+        # alternate which model goes first, so that neither always runs on a warmer cache
+        steps.reverse()
     med = {name: statistics.median(t) for name, t in times.items()}
-    paired = statistics.median(
-        o / h for o, h in zip(times["ours"], times["hf"], strict=True)
-    )
+    paired = statistics.median(o / h for o, h in zip(times["ours"], times["hf"], strict=True))
     print(
         f"torch {torch.__version__}, transformers {transformers.__version__}, "
         f"{torch.get_num_threads()} threads, "
         f"batch {args.batch}, {args.repeats} repeats"
     )
-    print(
-        f"median step: minivlm {med['ours'] * 1e3:.2f} ms, Hugging Face {med['hf'] * 1e3:.2f} ms"
-    )
-    print(
-        f"ratio ours / HF: {med['ours'] / med['hf']:.3f} (median of the per-repeat ratios: {paired:.3f})"
-    )
+    print(f"median step: minivlm {med['ours'] * 1e3:.2f} ms, Hugging Face {med['hf'] * 1e3:.2f} ms")
+    ratio = med["ours"] / med["hf"]
+    print(f"ratio ours / HF: {ratio:.3f} (median of the per-repeat ratios: {paired:.3f})")
 
 
 if __name__ == "__main__":

@@ -71,9 +71,7 @@ def test_sdpa_uniform_when_all_scores_equal():
     out, weights = scaled_dot_product_attention(
         torch.zeros(2, 5, dtype=torch.float64), _randn(4, 5, seed=3), v
     )
-    torch.testing.assert_close(
-        weights, torch.full((2, 4), 0.25, dtype=torch.float64), **F64
-    )
+    torch.testing.assert_close(weights, torch.full((2, 4), 0.25, dtype=torch.float64), **F64)
     torch.testing.assert_close(out, v.mean(0).expand(2, 3), **F64)
 
 
@@ -86,14 +84,10 @@ def test_sdpa_custom_scale(scale):
         _randn(2, 7, 3, gen=gen),
     )
     out, _ = scaled_dot_product_attention(q, k, v, scale=scale)
-    torch.testing.assert_close(
-        out, F.scaled_dot_product_attention(q, k, v, scale=scale), **F64
-    )
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, scale=scale), **F64)
     # the default is 1 / sqrt(d_k), and a different scale gives a different answer
     default, _ = scaled_dot_product_attention(q, k, v)
-    torch.testing.assert_close(
-        default, scaled_dot_product_attention(q, k, v, scale=0.25)[0], **F64
-    )
+    torch.testing.assert_close(default, scaled_dot_product_attention(q, k, v, scale=0.25)[0], **F64)
     assert not torch.allclose(out, default)
 
 
@@ -105,9 +99,7 @@ def _mask_cases():
         diagonal=n_k - n_q
     )  # queries are the last n_q
     lengths = torch.tensor([4, 7])
-    padding = (torch.arange(n_k) < lengths[:, None]).view(
-        B, 1, 1, n_k
-    )  # (B, 1, 1, n_k)
+    padding = (torch.arange(n_k) < lengths[:, None]).view(B, 1, 1, n_k)  # (B, 1, 1, n_k)
     return [
         ("causal", (B, h), n_q, causal_square),
         ("causal-rect", (B, h), n_k, causal_rect),
@@ -123,9 +115,7 @@ def _mask_cases():
 MASK_CASES = _mask_cases()
 
 
-@pytest.mark.parametrize(
-    "name, batch, n_k, mask", MASK_CASES, ids=[c[0] for c in MASK_CASES]
-)
+@pytest.mark.parametrize("name, batch, n_k, mask", MASK_CASES, ids=[c[0] for c in MASK_CASES])
 def test_sdpa_masked_matches_torch(name, batch, n_k, mask):
     gen = _gen(6)
     n_q = 5
@@ -133,9 +123,7 @@ def test_sdpa_masked_matches_torch(name, batch, n_k, mask):
     k = _randn(*batch, n_k, 8, gen=gen)
     v = _randn(*batch, n_k, 4, gen=gen)
     out, weights = scaled_dot_product_attention(q, k, v, mask)
-    torch.testing.assert_close(
-        out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), **F64
-    )
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), **F64)
     full_mask = mask.expand_as(weights)
     assert (weights[~full_mask] == 0).all()  # exactly zero, not merely small
     assert (weights[full_mask] > 0).all()
@@ -154,16 +142,12 @@ def test_sdpa_mask_blocks_even_against_huge_negative_scores():
     k = torch.tensor([[-1.0, -1.0], [1.0, 1.0], [-2.0, -2.0]], dtype=torch.float64)
     v = torch.tensor([[1.0], [100.0], [3.0]], dtype=torch.float64)
     mask = torch.tensor([[True, False, True]])
-    out, weights = scaled_dot_product_attention(
-        q, k, v, mask, scale=1e9
-    )  # scores -2e9, 2e9, -4e9
+    out, weights = scaled_dot_product_attention(q, k, v, mask, scale=1e9)  # scores -2e9, 2e9, -4e9
     assert weights[0, 1] == 0
     torch.testing.assert_close(
         weights, torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64), atol=0, rtol=0
     )
-    torch.testing.assert_close(
-        out, torch.tensor([[1.0]], dtype=torch.float64), atol=0, rtol=0
-    )
+    torch.testing.assert_close(out, torch.tensor([[1.0]], dtype=torch.float64), atol=0, rtol=0)
 
 
 def test_sdpa_causal_matches_is_causal():
@@ -171,13 +155,9 @@ def test_sdpa_causal_matches_is_causal():
     q, k, v = (_randn(2, 6, 8, gen=gen) for _ in range(3))
     causal = torch.ones(6, 6, dtype=torch.bool).tril()
     out, weights = scaled_dot_product_attention(q, k, v, causal)
-    torch.testing.assert_close(
-        out, F.scaled_dot_product_attention(q, k, v, is_causal=True), **F64
-    )
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=True), **F64)
     assert torch.equal(weights.triu(1), torch.zeros_like(weights))
-    torch.testing.assert_close(
-        weights[:, 0, 0], torch.ones(2, dtype=torch.float64), **F64
-    )
+    torch.testing.assert_close(weights[:, 0, 0], torch.ones(2, dtype=torch.float64), **F64)
     # the first query sees only the first key: its output is v[0]
     torch.testing.assert_close(out[:, 0], v[:, 0], **F64)
 
@@ -225,9 +205,7 @@ def test_sdpa_errors():
         match=r"batch dimensions of q \(2, 5, 8\), k \(3, 7, 8\) and v \(3, 7, 3\) do not broadcast",
     ):
         scaled_dot_product_attention(q, torch.randn(3, 7, 8), torch.randn(3, 7, 3))
-    with pytest.raises(
-        ValueError, match=r"q must have at least 2 dimensions, got shape \(8,\)"
-    ):
+    with pytest.raises(ValueError, match=r"q must have at least 2 dimensions, got shape \(8,\)"):
         scaled_dot_product_attention(torch.randn(8), k, v)
     with pytest.raises(TypeError, match=r"v must be a torch.Tensor, got list"):
         scaled_dot_product_attention(q, k, [[0.0]])
@@ -241,9 +219,7 @@ def test_sdpa_errors():
         match=r"mask must be a boolean tensor \(True = may attend\), got torch.float32",
     ):
         scaled_dot_product_attention(q, k, v, torch.ones(5, 7))
-    with pytest.raises(
-        TypeError, match=r"mask must be a boolean tensor .*got torch.int64"
-    ):
+    with pytest.raises(TypeError, match=r"mask must be a boolean tensor .*got torch.int64"):
         scaled_dot_product_attention(q, k, v, torch.ones(5, 7, dtype=torch.long))
     with pytest.raises(TypeError, match=r"mask must be a boolean tensor .*got list"):
         scaled_dot_product_attention(q, k, v, [[True] * 7] * 5)
@@ -268,11 +244,7 @@ def test_sdpa_errors():
 
 def _torch_mha(d, h, bias=True, batch_first=True, seed=0, **kw):
     torch.manual_seed(seed)
-    mha = (
-        nn.MultiheadAttention(d, h, bias=bias, batch_first=batch_first, **kw)
-        .double()
-        .eval()
-    )
+    mha = nn.MultiheadAttention(d, h, bias=bias, batch_first=batch_first, **kw).double().eval()
     if bias:  # torch initialises the biases to zero: make them count
         with torch.no_grad():
             mha.in_proj_bias.normal_()
@@ -284,9 +256,7 @@ def _call_torch(mha, query, key, value, **kw):
     """nn.MultiheadAttention on (B, n, d) inputs, whatever its batch_first."""
     if mha.batch_first:
         return mha(query, key, value, **kw)
-    out, weights = mha(
-        query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1), **kw
-    )
+    out, weights = mha(query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1), **kw)
     return out.transpose(0, 1), weights
 
 
@@ -301,9 +271,7 @@ def test_mha_matches_torch(batch_first, bias, n_k):
     x = _randn(B, n_q, d, gen=gen)
     kv = x if n_k is None else _randn(B, n_k, d, gen=gen)
     with torch.no_grad():
-        ref_out, ref_w = _call_torch(
-            mha, x, kv, kv, need_weights=True, average_attn_weights=False
-        )
+        ref_out, ref_w = _call_torch(mha, x, kv, kv, need_weights=True, average_attn_weights=False)
         out, w = ours(x) if n_k is None else ours(x, kv)
     assert out.shape == (B, n_q, d) and w.shape == (B, h, n_q, kv.shape[1])
     torch.testing.assert_close(out, ref_out, **F64)
@@ -344,9 +312,7 @@ def test_mha_masks_match_torch(batch_first, need_weights):
     # an (n_q, n_k) attention mask: torch's True means blocked, ours True means may attend
     allowed = _random_mask((n_q, n_k), gen)
     with torch.no_grad():
-        ref, ref_w = _call_torch(
-            mha, x, kv, kv, attn_mask=~allowed, average_attn_weights=False
-        )
+        ref, ref_w = _call_torch(mha, x, kv, kv, attn_mask=~allowed, average_attn_weights=False)
         out, w = ours(x, kv, mask=allowed, need_weights=need_weights)
     torch.testing.assert_close(out, ref, **F64)
     if need_weights:
@@ -423,9 +389,7 @@ def test_mha_from_torch_copies_weights_and_dtype():
     ours = MultiHeadAttention.from_torch(mha)
     assert ours.d_model == 8 and ours.n_heads == 2 and ours.d_k == 4
     assert ours.W_Q.weight.dtype == torch.float64
-    torch.testing.assert_close(
-        ours.W_K.weight, mha.in_proj_weight[8:16], atol=0, rtol=0
-    )
+    torch.testing.assert_close(ours.W_K.weight, mha.in_proj_weight[8:16], atol=0, rtol=0)
     torch.testing.assert_close(ours.W_V.bias, mha.in_proj_bias[16:], atol=0, rtol=0)
     # a copy, not a view: changing ours leaves torch's alone
     with torch.no_grad():
@@ -437,14 +401,8 @@ def test_mha_from_torch_copies_weights_and_dtype():
 
 @pytest.mark.parametrize("d, h", [(8, 1), (16, 4), (64, 8), (30, 5)])
 def test_mha_parameter_count(d, h):
-    assert (
-        sum(p.numel() for p in MultiHeadAttention(d, h).parameters())
-        == 4 * d * d + 4 * d
-    )
-    assert (
-        sum(p.numel() for p in MultiHeadAttention(d, h, bias=False).parameters())
-        == 4 * d * d
-    )
+    assert sum(p.numel() for p in MultiHeadAttention(d, h).parameters()) == 4 * d * d + 4 * d
+    assert sum(p.numel() for p in MultiHeadAttention(d, h, bias=False).parameters()) == 4 * d * d
     assert sum(p.numel() for p in MultiHeadAttention(d, h).parameters()) == sum(
         p.numel() for p in nn.MultiheadAttention(d, h).parameters()
     )
@@ -460,9 +418,7 @@ def test_mha_heads_are_independent_slices():
         q, k = ours.W_Q(x), ours.W_K(x)
         for i in range(3):
             sl = slice(4 * i, 4 * (i + 1))
-            expected = torch.softmax(
-                q[..., sl] @ k[..., sl].transpose(1, 2) / math.sqrt(4), dim=-1
-            )
+            expected = torch.softmax(q[..., sl] @ k[..., sl].transpose(1, 2) / math.sqrt(4), dim=-1)
             torch.testing.assert_close(w[:, i], expected, **F64)
 
 
@@ -487,13 +443,9 @@ def test_mha_errors():
         MultiHeadAttention(10, 4)
     with pytest.raises(ValueError, match=r"d_model must be a positive integer, got 0"):
         MultiHeadAttention(0, 1)
-    with pytest.raises(
-        ValueError, match=r"n_heads must be a positive integer, got 2\.0"
-    ):
+    with pytest.raises(ValueError, match=r"n_heads must be a positive integer, got 2\.0"):
         MultiHeadAttention(8, 2.0)
-    with pytest.raises(
-        ValueError, match=r"d_model must be a positive integer, got True"
-    ):
+    with pytest.raises(ValueError, match=r"d_model must be a positive integer, got True"):
         MultiHeadAttention(True, 1)
     mha = MultiHeadAttention(16, 4)
     x = torch.randn(2, 5, 16)
@@ -523,9 +475,7 @@ def test_mha_errors():
     ):
         mha(x, torch.randn(3, 7, 16))
     for need_weights in (True, False):
-        with pytest.raises(
-            TypeError, match=r"mask must be a boolean tensor .*got torch.float32"
-        ):
+        with pytest.raises(TypeError, match=r"mask must be a boolean tensor .*got torch.float32"):
             mha(x, mask=torch.ones(5, 5), need_weights=need_weights)
         with pytest.raises(
             ValueError,
@@ -549,9 +499,7 @@ def test_mha_errors():
 
 
 def test_from_torch_errors():
-    with pytest.raises(
-        TypeError, match=r"expected a torch.nn.MultiheadAttention, got Linear"
-    ):
+    with pytest.raises(TypeError, match=r"expected a torch.nn.MultiheadAttention, got Linear"):
         MultiHeadAttention.from_torch(nn.Linear(4, 4))
     with pytest.raises(
         TypeError,
@@ -593,3 +541,53 @@ def test_cross_attention_names_the_width_it_expected():
         ours(torch.randn(1, 3, 8), torch.randn(1, 5, 8), torch.randn(1, 5, 10))
     with pytest.raises(ValueError, match=r"kdim"):
         MultiHeadAttention(8, 2, kdim=0)
+
+
+# The building blocks the towers share --------------------------------------------------
+
+
+def test_causal_and_padding_masks():
+    from minivlm.attention import causal_mask, padding_mask
+
+    mask = causal_mask(4)
+    assert mask.dtype == torch.bool and mask.shape == (4, 4)
+    i, j = torch.meshgrid(torch.arange(4), torch.arange(4), indexing="ij")
+    assert torch.equal(mask, j <= i)  # query i may attend to keys 0..i
+    pad = padding_mask(torch.tensor([[1, 1, 0], [1, 0, 0]]))
+    assert pad.shape == (2, 1, 1, 3)
+    assert pad[:, 0, 0].tolist() == [[True, True, False], [True, False, False]]
+    both = causal_mask(3) & pad  # (B, 1, T, T): the future and the padding both blocked
+    assert both.shape == (2, 1, 3, 3) and both[0, 0].tolist() == [
+        [True, False, False],
+        [True, True, False],
+        [True, True, False],
+    ]
+    with pytest.raises(ValueError, match="n must be a positive integer, got 0"):
+        causal_mask(0)
+    with pytest.raises(ValueError, match=r"attention_mask must be 2-D \(B, T\), got shape \(3,\)"):
+        padding_mask(torch.ones(3))
+
+
+def test_split_and_merge_heads_are_inverse_and_slice_the_width():
+    from minivlm.attention import merge_heads, split_heads
+
+    x = torch.randn(2, 5, 12, generator=_gen(7))
+    heads = split_heads(x, 3)
+    assert heads.shape == (2, 3, 5, 4)
+    torch.testing.assert_close(heads[:, 1], x[..., 4:8], atol=0, rtol=0)  # head 1: dims 4..7
+    torch.testing.assert_close(merge_heads(heads), x, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_attend_eager_and_fused_agree(causal):
+    from minivlm.attention import attend, causal_mask
+
+    q, k, v = (torch.randn(2, 3, 6, 4, generator=_gen(s), dtype=torch.float64) for s in (1, 2, 3))
+    eager, weights = attend(q, k, v, need_weights=True, is_causal=causal)
+    fused, none = attend(q, k, v, need_weights=False, is_causal=causal)
+    assert none is None and weights.shape == (2, 3, 6, 6)
+    torch.testing.assert_close(eager, fused, **F64)
+    expected = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    torch.testing.assert_close(eager, expected, **F64)
+    if causal:  # no weight on the future
+        assert torch.all(weights.masked_select(~causal_mask(6)) == 0)

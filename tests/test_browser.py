@@ -57,7 +57,12 @@ def site_pages(root: Path) -> list[str]:
 
 def chapters() -> list[str]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [c["file"] for part in toc["parts"] for c in part["chapters"] if c["file"].startswith("chapters/")]
+    return [
+        c["file"]
+        for part in toc["parts"]
+        for c in part["chapters"]
+        if c["file"].startswith("chapters/")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +87,14 @@ def browser():
         # no proxy, no background traffic: anything not served by the local server fails
         browser = p.chromium.launch(
             executable_path=chromium_path(),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()
@@ -93,8 +104,9 @@ class Visit:
     """One page in a fresh context: the console errors, the failed and the outside requests."""
 
     def __init__(self, browser, url: str, color_scheme: str = "light"):
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                           color_scheme=color_scheme)
+        self.context = browser.new_context(
+            viewport={"width": 1280, "height": 900}, color_scheme=color_scheme
+        )
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.outside: list[str] = []
@@ -166,14 +178,16 @@ def test_book_page_renders_whole_offline(browser, server, rel):
 def test_colab_button_opens_the_chapters_committed_notebook(browser, server, chapter):
     visit = Visit(browser, f"{server}/html/{chapter}.html")
     hrefs = visit.page.eval_on_selector_all(
-        "a[href*='colab.research.google.com']", "links => links.map(a => a.href)")
+        "a[href*='colab.research.google.com']", "links => links.map(a => a.href)"
+    )
     assert hrefs == [f"https://colab.research.google.com/github/{REPO}/blob/main/{chapter}.ipynb"]
     assert (ROOT / f"{chapter}.ipynb").exists()
     visit.close()
 
 
-@pytest.mark.parametrize("query, expected", [("attention", "chapters/attention.html"),
-                                             ("InfoNCE", "chapters/clip.html")])
+@pytest.mark.parametrize(
+    "query, expected", [("attention", "chapters/attention.html"), ("InfoNCE", "chapters/clip.html")]
+)
 def test_search_finds(browser, server, query, expected):
     visit = Visit(browser, f"{server}/html/search.html?q={query}")
     results = visit.page.locator("#search-results ul.search li a")
@@ -257,9 +271,12 @@ def render_notebook(path: Path, name: str) -> str:
         if hidden.get("outputs_hidden"):
             cell.outputs = []
         # a glued value's output is for the book's build; Jupyter shows nothing of it
-        cell["outputs"] = [o for o in cell.get("outputs", []) if not o.get("metadata", {}).get("scrapbook")]
-    exporter = HTMLExporter(template_name="lab", mathjax_url="mathjax-jupyter.js",
-                            require_js_url="")
+        cell["outputs"] = [
+            o for o in cell.get("outputs", []) if not o.get("metadata", {}).get("scrapbook")
+        ]
+    exporter = HTMLExporter(
+        template_name="lab", mathjax_url="mathjax-jupyter.js", require_js_url=""
+    )
     body, _ = exporter.from_notebook_node(notebook)
     NOTEBOOKS.mkdir(parents=True, exist_ok=True)
     (NOTEBOOKS / "mathjax-jupyter.js").write_text(MATHJAX_LOADER)
@@ -286,8 +303,9 @@ def check_notebook_page(browser, server, rel: str) -> Visit:
 
 @pytest.mark.parametrize("name", notebook_names())
 def test_chapter_notebook_reads_in_jupyter(browser, server, name):
-    visit = check_notebook_page(browser, server, render_notebook(
-        ROOT / "chapters" / f"{name}.ipynb", name))
+    visit = check_notebook_page(
+        browser, server, render_notebook(ROOT / "chapters" / f"{name}.ipynb", name)
+    )
     page = visit.page
     # glued values: numbers marked with a dotted underline, whose tooltip says whose run
     marked = page.locator(".jp-MarkdownCell abbr[title]")

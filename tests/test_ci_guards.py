@@ -18,7 +18,6 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
-
 from test_notebooks import notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +57,10 @@ def build(tmp_path: Path, pages: dict[str, str]) -> subprocess.CompletedProcess:
     # from inside the small book: its execution cache (_build/.jupyter_cache) is its own
     return subprocess.run(
         [JUPYTER_BOOK, "build", "-W", "-n", "--keep-going", "."],
-        capture_output=True, text=True, timeout=600, cwd=book,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=book,
     )
 
 
@@ -110,7 +112,11 @@ def tagged_notebook(path: Path, source: str, output) -> Path:
     cell.outputs = [output]
     cell.execution_count = 1
     nb = nbformat.v4.new_notebook(cells=[cell])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
     return path
 
@@ -123,9 +129,21 @@ def notebook_with_output(tmp_path: Path, stored: str) -> Path:
 
 def nbval(notebook: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-c", str(ROOT / "pytest.ini"),
-         "--rootdir", str(notebook.parent), str(notebook)],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-c",
+            str(ROOT / "pytest.ini"),
+            "--rootdir",
+            str(notebook.parent),
+            str(notebook),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
 
 
@@ -163,7 +181,8 @@ def test_nbval_compares_glued_counts_but_not_glued_float_bits(tmp_path, value, s
 
 def test_the_generated_notebook_notices_an_edit_on_either_side(tmp_path):
     md = tmp_path / "chapter.md"
-    md.write_text(page("""
+    md.write_text(
+        page("""
         # A chapter
 
         Some prose, {cite}`vaswani2017attention`.
@@ -173,7 +192,8 @@ def test_the_generated_notebook_notices_an_edit_on_either_side(tmp_path):
 
         print(2)
         ```
-    """))
+    """)
+    )
     executed = jupytext.read(md)  # as if executed: the generator needs code cells only
     generated = lambda: notebooks.translate(md, executed)[0]  # noqa: E731
     cells = lambda nb: [(c.cell_type, c.source, c.metadata) for c in nb.cells]  # noqa: E731
@@ -190,8 +210,10 @@ def test_the_generated_notebook_notices_an_edit_on_either_side(tmp_path):
     assert cells(generated()) == cells(committed)
 
 
-@pytest.mark.parametrize("myst", ["A {term}`word` role.", "```{figure} x.png\n```",
-                                  "(a-target)=", "{glue:text}`not_glued`"])
+@pytest.mark.parametrize(
+    "myst",
+    ["A {term}`word` role.", "```{figure} x.png\n```", "(a-target)=", "{glue:text}`not_glued`"],
+)
 def test_the_generator_refuses_myst_it_does_not_translate(tmp_path, myst):
     md = tmp_path / "chapter.md"
     md.write_text(page("# A chapter\n\n") + myst + "\n")

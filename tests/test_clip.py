@@ -16,18 +16,14 @@ def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-@pytest.mark.parametrize(
-    "preset, expected", [("vit_b32", 151_277_313), ("vit_b16", 149_620_737)]
-)
+@pytest.mark.parametrize("preset, expected", [("vit_b32", 151_277_313), ("vit_b16", 149_620_737)])
 def test_parameter_counts_match_openai_checkpoints(preset, expected):
     with torch.device("meta"):
         model = CLIP(getattr(CLIPConfig, preset)())
     assert n_params(model) == expected
 
 
-def hf_clip(
-    activation="quick_gelu", eos_token_id=2, image_size=30, patch_size=5, seed=0
-):
+def hf_clip(activation="quick_gelu", eos_token_id=2, image_size=30, patch_size=5, seed=0):
     torch.manual_seed(seed)
     tower = dict(hidden_act=activation, initializer_range=0.2, num_attention_heads=4)
     config = transformers.CLIPConfig(
@@ -89,12 +85,8 @@ def test_equals_hugging_face_clip(activation, eos, image_size, patch_size, B_i, 
         )
         image_features = ours.encode_image(pixel_values)
         text_features = ours.encode_text(input_ids, attention_mask)
-        logits_per_image, logits_per_text = ours(
-            pixel_values, input_ids, attention_mask
-        )
-        _, hidden = ours.vision.forward_features(
-            pixel_values, output_hidden_states=True
-        )
+        logits_per_image, logits_per_text = ours(pixel_values, input_ids, attention_mask)
+        _, hidden = ours.vision.forward_features(pixel_values, output_hidden_states=True)
     tol = dict(atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(
         image_features,
@@ -103,17 +95,11 @@ def test_equals_hugging_face_clip(activation, eos, image_size, patch_size, B_i, 
     )
     torch.testing.assert_close(
         text_features,
-        hf.get_text_features(
-            input_ids=input_ids, attention_mask=attention_mask
-        ).pooler_output,
+        hf.get_text_features(input_ids=input_ids, attention_mask=attention_mask).pooler_output,
         **tol,
     )
-    torch.testing.assert_close(
-        F.normalize(image_features, dim=-1), out.image_embeds, **tol
-    )
-    torch.testing.assert_close(
-        F.normalize(text_features, dim=-1), out.text_embeds, **tol
-    )
+    torch.testing.assert_close(F.normalize(image_features, dim=-1), out.image_embeds, **tol)
+    torch.testing.assert_close(F.normalize(text_features, dim=-1), out.text_embeds, **tol)
     assert logits_per_image.shape == (B_i, B_t) and logits_per_text.shape == (B_t, B_i)
     assert (
         out.logits_per_image.std() > 0.5
@@ -169,9 +155,7 @@ def test_padding_after_the_end_of_text_changes_nothing():
     mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
     with torch.no_grad():
         torch.testing.assert_close(model.encode_text(ids, mask), model.encode_text(ids))
-        torch.testing.assert_close(
-            model.encode_text(ids[:1, :3]), model.encode_text(ids)[:1]
-        )
+        torch.testing.assert_close(model.encode_text(ids[:1, :3]), model.encode_text(ids)[:1])
 
 
 def test_pooling_rules():
@@ -186,9 +170,7 @@ def test_pooling_rules():
     with pytest.raises(ValueError, match=r"end-of-text token 4, rows \[0\]"):
         text.pool_positions(torch.tensor([[7, 9, 8, 9]]))
     text.config.eos_token_id = None  # OpenAI's rule: the largest id
-    assert text.pool_positions(
-        torch.tensor([[7, 49, 0, 0], [3, 1, 2, 0]])
-    ).tolist() == [1, 0]
+    assert text.pool_positions(torch.tensor([[7, 49, 0, 0], [3, 1, 2, 0]])).tolist() == [1, 0]
 
 
 def test_clip_loss_equals_the_formula_by_hand():
@@ -201,13 +183,9 @@ def test_clip_loss_equals_the_formula_by_hand():
     labels = torch.arange(6)
     expected = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
     torch.testing.assert_close(clip_loss(image_features, text_features, s), expected)
-    torch.testing.assert_close(
-        clip_loss(image_features, text_features, torch.tensor(s)), expected
-    )
+    torch.testing.assert_close(clip_loss(image_features, text_features, torch.tensor(s)), expected)
     # features are normalised inside: rescaling them changes nothing
-    torch.testing.assert_close(
-        clip_loss(10 * image_features, 0.1 * text_features, s), expected
-    )
+    torch.testing.assert_close(clip_loss(10 * image_features, 0.1 * text_features, s), expected)
 
 
 def test_clip_loss_on_orthonormal_pairs():
@@ -258,9 +236,7 @@ def test_same_seed_same_model_same_output():
 def test_bad_input_is_rejected_with_expected_and_got():
     model = CLIP(CLIPConfig.tiny(vocab_size=100, context_length=16))
     ids = torch.randint(0, 100, (2, 16))
-    with pytest.raises(
-        ValueError, match="longer than the context: at most 16 tokens, got 17"
-    ):
+    with pytest.raises(ValueError, match="longer than the context: at most 16 tokens, got 17"):
         model.encode_text(torch.randint(0, 100, (2, 17)))
     with pytest.raises(TypeError, match="integer tensor.*float32"):
         model.encode_text(ids.float())

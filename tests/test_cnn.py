@@ -48,14 +48,8 @@ def _conv_inputs(case, dtype, seed=0, requires_grad=False):
     g = _gen(seed)
     shape = (C, H, W) if N is None else (N, C, H, W)
     x = torch.randn(*shape, generator=g, dtype=dtype).requires_grad_(requires_grad)
-    w = torch.randn(D, C, k_h, k_w, generator=g, dtype=dtype).requires_grad_(
-        requires_grad
-    )
-    b = (
-        torch.randn(D, generator=g, dtype=dtype).requires_grad_(requires_grad)
-        if use_bias
-        else None
-    )
+    w = torch.randn(D, C, k_h, k_w, generator=g, dtype=dtype).requires_grad_(requires_grad)
+    b = torch.randn(D, generator=g, dtype=dtype).requires_grad_(requires_grad) if use_bias else None
     return x, w, b, stride, padding
 
 
@@ -108,9 +102,7 @@ def test_conv2d_errors():
     w = torch.randn(4, 3, 3, 3)
     with pytest.raises(ValueError, match=r"x must be 3 or 4-D .*got shape \(8, 8\)"):
         conv2d(torch.randn(8, 8), w)
-    with pytest.raises(
-        ValueError, match=r"x must be 3 or 4-D .*got shape \(1, 1, 3, 8, 8\)"
-    ):
+    with pytest.raises(ValueError, match=r"x must be 3 or 4-D .*got shape \(1, 1, 3, 8, 8\)"):
         conv2d(torch.randn(1, 1, 3, 8, 8), w)
     with pytest.raises(
         ValueError,
@@ -137,18 +129,12 @@ def test_conv2d_errors():
         TypeError, match=r"x must be a floating-point tensor, got dtype torch.int64"
     ):
         conv2d(torch.ones(1, 3, 8, 8, dtype=torch.long), w)
-    with pytest.raises(
-        ValueError, match=r"5x5 kernel does not fit in the padded 4x4 input"
-    ):
+    with pytest.raises(ValueError, match=r"5x5 kernel does not fit in the padded 4x4 input"):
         conv2d(torch.randn(1, 3, 4, 4), torch.randn(2, 3, 5, 5))
-    with pytest.raises(
-        ValueError, match=r"3x9 kernel does not fit in the padded 8x8 input"
-    ):
+    with pytest.raises(ValueError, match=r"3x9 kernel does not fit in the padded 8x8 input"):
         conv2d(x, torch.randn(2, 3, 3, 9))
     # with padding the same kernel fits: 4 + 2 * 1 = 6 >= 5
-    assert conv2d(
-        torch.randn(1, 3, 4, 4), torch.randn(2, 3, 5, 5), padding=1
-    ).shape == (1, 2, 2, 2)
+    assert conv2d(torch.randn(1, 3, 4, 4), torch.randn(2, 3, 5, 5), padding=1).shape == (1, 2, 2, 2)
 
 
 @pytest.mark.parametrize(
@@ -197,16 +183,12 @@ def test_convolve2d_with_a_delta_is_a_shift():
     "f_shape, g_shape",
     [((7, 5), (3, 4)), ((4, 9), (5, 2)), ((1, 1), (3, 3)), ((6, 6), (1, 1))],
 )
-def test_convolve2d_is_flipped_cross_correlation_with_full_padding(
-    f_shape, g_shape, dtype
-):
+def test_convolve2d_is_flipped_cross_correlation_with_full_padding(f_shape, g_shape, dtype):
     gen = _gen(5)
     f = torch.randn(*f_shape, generator=gen, dtype=dtype)
     g = torch.randn(*g_shape, generator=gen, dtype=dtype)
     k_h, k_w = g_shape
-    ref = F.conv2d(f[None, None], g.flip(0, 1)[None, None], padding=(k_h - 1, k_w - 1))[
-        0, 0
-    ]
+    ref = F.conv2d(f[None, None], g.flip(0, 1)[None, None], padding=(k_h - 1, k_w - 1))[0, 0]
     out = convolve2d(f, g)
     assert out.shape == (f_shape[0] + k_h - 1, f_shape[1] + k_w - 1)
     torch.testing.assert_close(out, ref, **TOL[dtype])
@@ -217,9 +199,7 @@ def test_convolve2d_is_commutative(f_shape, g_shape):
     gen = _gen(6)
     f = torch.randn(*f_shape, generator=gen, dtype=torch.float64)
     g = torch.randn(*g_shape, generator=gen, dtype=torch.float64)
-    torch.testing.assert_close(
-        convolve2d(f, g), convolve2d(g, f), atol=1e-12, rtol=1e-12
-    )
+    torch.testing.assert_close(convolve2d(f, g), convolve2d(g, f), atol=1e-12, rtol=1e-12)
 
 
 def test_convolve2d_leading_batch_dimensions():
@@ -230,12 +210,10 @@ def test_convolve2d_leading_batch_dimensions():
     assert out.shape == (2, 3, 8, 6)
     for i in range(2):
         for c in range(3):
-            torch.testing.assert_close(
-                out[i, c], convolve2d(f[i, c], g), atol=0, rtol=0
-            )
-    ref = F.conv2d(
-        f.reshape(6, 1, 6, 5), g.flip(0, 1)[None, None], padding=(2, 1)
-    ).reshape(2, 3, 8, 6)
+            torch.testing.assert_close(out[i, c], convolve2d(f[i, c], g), atol=0, rtol=0)
+    ref = F.conv2d(f.reshape(6, 1, 6, 5), g.flip(0, 1)[None, None], padding=(2, 1)).reshape(
+        2, 3, 8, 6
+    )
     torch.testing.assert_close(out, ref, atol=1e-12, rtol=1e-12)
 
 
@@ -245,9 +223,7 @@ def test_convolve2d_errors():
         match=r"f must have at least 2 dimensions \(\.\.\., H, W\), got shape \(5,\)",
     ):
         convolve2d(torch.randn(5), torch.randn(2, 2))
-    with pytest.raises(
-        ValueError, match=r"g must be 2-D \(k_h, k_w\), got shape \(1, 2, 2\)"
-    ):
+    with pytest.raises(ValueError, match=r"g must be 2-D \(k_h, k_w\), got shape \(1, 2, 2\)"):
         convolve2d(torch.randn(5, 5), torch.randn(1, 2, 2))
     with pytest.raises(TypeError, match=r"g must be a torch.Tensor, got list"):
         convolve2d(torch.randn(5, 5), [[1.0]])
@@ -271,9 +247,7 @@ def test_convolve2d_errors():
         ((1, 2, 5, 9), 5),  # one window tall
     ],
 )
-@pytest.mark.parametrize(
-    "dtype", [torch.float32, torch.float64, torch.int64, torch.uint8]
-)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64, torch.uint8])
 def test_max_pool2d_matches_torch(shape, p, dtype):
     gen = _gen(8)
     if dtype.is_floating_point:
@@ -292,9 +266,7 @@ def test_max_pool2d_hand_computed():
     assert torch.equal(max_pool2d(x, 2), torch.tensor([[[5, 8]]]))
 
 
-@pytest.mark.parametrize(
-    "shape, p", [((2, 3, 7, 9), 2), ((1, 2, 10, 11), 3), ((4, 8, 8), 4)]
-)
+@pytest.mark.parametrize("shape, p", [((2, 3, 7, 9), 2), ((1, 2, 10, 11), 3), ((4, 8, 8), 4)])
 def test_max_pool2d_gradient_matches_torch_without_ties(shape, p):
     n = torch.Size(shape).numel()
     # a permutation of distinct values: no window holds a tie
@@ -318,13 +290,9 @@ def test_max_pool2d_errors():
             match=rf"kernel_size must be a positive integer, got {re.escape(repr(bad))}",
         ):
             max_pool2d(x, bad)
-    with pytest.raises(
-        ValueError, match=r"a 7x7 pooling window does not fit in a 6x6 input"
-    ):
+    with pytest.raises(ValueError, match=r"a 7x7 pooling window does not fit in a 6x6 input"):
         max_pool2d(x, 7)
-    with pytest.raises(
-        ValueError, match=r"a 3x3 pooling window does not fit in a 2x6 input"
-    ):
+    with pytest.raises(ValueError, match=r"a 3x3 pooling window does not fit in a 2x6 input"):
         max_pool2d(torch.randn(2, 2, 6), 3)
     with pytest.raises(ValueError, match=r"x must be 3 or 4-D .*got shape \(6, 6\)"):
         max_pool2d(torch.randn(6, 6), 2)
@@ -351,9 +319,7 @@ def test_max_pool2d_errors():
 def test_output_size(size, k, s, p, expected):
     assert output_size(size, k, s, p) == expected
     x = torch.zeros(1, 1, size, size)
-    assert (
-        F.conv2d(x, torch.zeros(1, 1, k, k), stride=s, padding=p).shape[-1] == expected
-    )
+    assert F.conv2d(x, torch.zeros(1, 1, k, k), stride=s, padding=p).shape[-1] == expected
 
 
 def test_output_size_defaults():
@@ -389,9 +355,7 @@ def _measured_receptive_field(layers: list[Layer], size: int) -> tuple[int, int]
     """Side of the input region that the centre output unit's gradient reaches."""
     convs = []
     for layer in layers:
-        conv = nn.Conv2d(
-            1, 1, layer.kernel_size, stride=layer.stride, bias=False
-        ).double()
+        conv = nn.Conv2d(1, 1, layer.kernel_size, stride=layer.stride, bias=False).double()
         nn.init.ones_(conv.weight)
         convs.append(conv)
     x = torch.zeros(1, 1, size, size, dtype=torch.float64, requires_grad=True)
@@ -427,9 +391,7 @@ def test_receptive_field_errors():
         TypeError, match=r"layers must be a list of minivlm.cnn.Layer, got \[3, 3\]"
     ):
         receptive_field([3, 3])
-    with pytest.raises(
-        TypeError, match=r"layers must be a list of minivlm.cnn.Layer, got 3"
-    ):
+    with pytest.raises(TypeError, match=r"layers must be a list of minivlm.cnn.Layer, got 3"):
         receptive_field(3)
     for bad in (Layer(0), Layer(3, -1), Layer(2.5), Layer(3, 1.0), Layer(True)):
         with pytest.raises(

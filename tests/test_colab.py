@@ -27,7 +27,9 @@ TORCH = torch.__version__.split("+")[0]  # the version this checkout pins
 def run(cmd, **kw):
     result = subprocess.run(cmd, capture_output=True, text=True, **kw)
     if result.returncode:
-        pytest.fail(f"{' '.join(map(str, cmd))} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        pytest.fail(
+            f"{' '.join(map(str, cmd))} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
     return result.stdout
 
 
@@ -56,8 +58,9 @@ def source(runtime):
     should not be the checkout's."""
     _, _, home = runtime
     copy = home / "code"
-    shutil.copytree(ROOT / "code", copy, ignore=shutil.ignore_patterns(
-        "build", "*.egg-info", "__pycache__"))
+    shutil.copytree(
+        ROOT / "code", copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
     return f"minivlm[book] @ {copy.as_uri()}"
 
 

@@ -13,8 +13,15 @@ from minivlm.vit import ViT, ViTConfig
     "config",
     [
         ViTConfig(image_size=32, patch_size=8, width=64, depth=2, n_heads=4, n_classes=10),
-        ViTConfig(image_size=(24, 40), patch_size=(8, 4), width=48, depth=3, n_heads=3,
-                  n_classes=0, mlp_ratio=2.5),
+        ViTConfig(
+            image_size=(24, 40),
+            patch_size=(8, 4),
+            width=48,
+            depth=3,
+            n_heads=3,
+            n_classes=0,
+            mlp_ratio=2.5,
+        ),
         ViTConfig.base16(image_size=384),
     ],
 )
@@ -75,10 +82,21 @@ def test_eager_attention_keeps_the_n_by_n_weights_and_sdpa_does_not():
     sizes = {}
     for impl in ("eager", "sdpa"):
         for side in (4, 8):  # 16 and 64 patches
-            model = ViT(ViTConfig(image_size=8 * side, patch_size=8, width=32, depth=1,
-                                  n_heads=2, n_classes=0, attn_implementation=impl))
+            model = ViT(
+                ViTConfig(
+                    image_size=8 * side,
+                    patch_size=8,
+                    width=32,
+                    depth=1,
+                    n_heads=2,
+                    n_classes=0,
+                    attn_implementation=impl,
+                )
+            )
             x = torch.randn(1, 3, 8 * side, 8 * side)
-            sizes[impl, side] = cost.saved_bytes(lambda: model(x), tuple(model.parameters()))
+            sizes[impl, side] = cost.saved_bytes(
+                lambda model=model, x=x: model(x), tuple(model.parameters())
+            )
     extra = {side: sizes["eager", side] - sizes["sdpa", side] for side in (4, 8)}
     assert extra[4] > 0
     # what eager keeps beyond sdpa grows with n^2: (65 / 17)^2 = 14.6 for 4x the tokens,

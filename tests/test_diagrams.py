@@ -36,8 +36,11 @@ def test_sequence_counts_and_colours_each_position_by_its_role():
     assert counts["answer"] == int((labels != -100).sum())
     drawn = boxes(ax)
     assert len(drawn) == len(tokens) - 16 + 3  # the run of 16 image tokens drawn as 3
-    scored = [b for b in drawn if b.get_facecolor()[:3] == matplotlib.colors.to_rgb(
-        diagrams.COLOURS["answer"])]
+    scored = [
+        b
+        for b in drawn
+        if b.get_facecolor()[:3] == matplotlib.colors.to_rgb(diagrams.COLOURS["answer"])
+    ]
     assert len(scored) == 2
     texts = [t.get_text() for t in ax.texts]
     assert "red" in texts and "<eos>" in texts and "…" in texts
@@ -80,7 +83,7 @@ def test_the_merger_blocks_are_the_ones_merge_projector_concatenates():
     # precision: each output token is the concatenation of its block's patch values
     p = make_projector("merge", 1, 4, merge=2)
     with torch.no_grad():
-        for layer in (p.linear_1, p.linear_2):
+        for layer in (p.mlp.fc1, p.mlp.fc2):
             layer.weight.copy_(torch.eye(4))
             layer.bias.zero_()
     Z_v = (1000.0 + torch.arange(16, dtype=torch.float64)).reshape(1, 16, 1)

@@ -30,7 +30,7 @@ def exercise_prose(md: Path) -> str:
     """The Markdown from the chapter's first exercise on (code cells left out)."""
     cells = [c.source for c in jupytext.read(md).cells if c.cell_type == "markdown"]
     text = "\n".join(cells)
-    return text[text.index("```{exercise}"):]
+    return text[text.index("```{exercise}") :]
 
 
 def snippets(prose: str) -> list[str]:
@@ -49,7 +49,9 @@ def namespace(md: Path) -> dict:
     for cell in jupytext.read(md).cells:
         if cell.cell_type != "code":
             continue
-        source = "\n".join(l for l in cell.source.split("\n") if not l.lstrip().startswith(("%", "!")))
+        source = "\n".join(
+            line for line in cell.source.split("\n") if not line.lstrip().startswith(("%", "!"))
+        )
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 exec(compile(ast.Module([node], []), md.name, "exec"), names)
@@ -80,8 +82,12 @@ def check_calls(tree, names: dict, snippet: str) -> None:
     for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
         path = dotted(call.func)
         head = path and path.split(".")[0]
-        if head and "." in path and head not in names and (
-                head[0].isupper() or importlib.util.find_spec(head) is not None):
+        if (
+            head
+            and "." in path
+            and head not in names
+            and (head[0].isupper() or importlib.util.find_spec(head) is not None)
+        ):
             # a class or a module the prose uses as if the chapter had imported it
             raise AssertionError(f"{snippet!r}: the chapter does not import {head}")
         if not path or head not in names:
@@ -96,12 +102,19 @@ def check_calls(tree, names: dict, snippet: str) -> None:
         try:
             signature.bind(*args, **kwargs)
         except TypeError as error:
-            raise AssertionError(f"{snippet!r}: {path} does not take these arguments: {error}")
+            raise AssertionError(
+                f"{snippet!r}: {path} does not take these arguments: {error}"
+            ) from error
 
 
 def free_names(tree) -> set[str]:
-    assigned = {t.id for n in ast.walk(tree) if isinstance(n, ast.Assign)
-                for t in n.targets if isinstance(t, ast.Name)}
+    assigned = {
+        t.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Assign)
+        for t in n.targets
+        if isinstance(t, ast.Name)
+    }
     used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     return used - assigned
 
@@ -122,7 +135,11 @@ def test_exercise_snippets_work_as_written(md):
             tree = ast.parse(snippet)
         except SyntaxError:
             continue  # prose in code font: a shape, a file name, a formula
-        value = tree.body[0].value if len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr) else None
+        value = (
+            tree.body[0].value
+            if len(tree.body) == 1 and isinstance(tree.body[0], ast.Expr)
+            else None
+        )
         if isinstance(value, ast.Constant) and isinstance(value.value, str):
             if "{colour}" in value.value or "{shape}" in value.value:
                 check_template(value.value)

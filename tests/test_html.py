@@ -25,7 +25,9 @@ def toc_files():
 def page(html_root, name):
     path = html_root / f"{name}.html"
     if not path.exists():
-        pytest.fail(f"{path.relative_to(ROOT)} is missing: run `make book` (and `make students`) first")
+        pytest.fail(
+            f"{path.relative_to(ROOT)} is missing: run `make book` (and `make students`) first"
+        )
     return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
 
 
@@ -51,12 +53,25 @@ def test_every_toc_page_is_built(name):
 def test_no_unresolved_roles_or_errors(name):
     soup = page(HTML, name)
     text = main_text(soup)
-    for raw in ("{cite}", "{glue:", "{glue}", "{doc}", "{ref}", "{math}", "{exercise}", "{solution"):
+    for raw in (
+        "{cite}",
+        "{glue:",
+        "{glue}",
+        "{doc}",
+        "{ref}",
+        "{math}",
+        "{exercise}",
+        "{solution",
+    ):
         assert raw not in text, f"{name}: unrendered {raw} left in the page"
-    assert not soup.select(".output.traceback, .output.error, div.cell_output .traceback"), f"{name}: a cell shows an error"
+    assert not soup.select(".output.traceback, .output.error, div.cell_output .traceback"), (
+        f"{name}: a cell shows an error"
+    )
     assert not soup.select(".output.stderr"), f"{name}: a cell wrote to stderr"
     assert "Traceback (most recent call last)" not in text
-    assert not soup.select(".problematic, .system-message"), f"{name}: docutils left a problem marker"
+    assert not soup.select(".problematic, .system-message"), (
+        f"{name}: docutils left a problem marker"
+    )
 
 
 def test_bibliography_renders_every_cited_key():
@@ -68,7 +83,9 @@ def test_bibliography_renders_every_cited_key():
     assert not unknown, f"cited but not in references.bib: {unknown}"
     for key in sorted(keys):
         title = " ".join(entries[key].fields["title"].replace("{", "").replace("}", "").split())
-        assert title.lower() in text, f"{key}: its title {title!r} is not in the rendered bibliography"
+        assert title.lower() in text, (
+            f"{key}: its title {title!r} is not in the rendered bibliography"
+        )
 
 
 @pytest.mark.parametrize("name", [n for n in toc_files() if n.startswith("chapters/")])
@@ -85,11 +102,15 @@ def test_citations_link_to_the_bibliography(name):
 def test_chapter_has_colab_button_exercises_and_solutions(name):
     soup = page(HTML, name)
     colab = [a["href"] for a in soup.select("a[href*='colab.research.google.com']")]
-    assert colab == [f"https://colab.research.google.com/github/{REPO}/blob/main/{name}.ipynb"], colab
+    assert colab == [f"https://colab.research.google.com/github/{REPO}/blob/main/{name}.ipynb"], (
+        colab
+    )
     assert (ROOT / f"{name}.ipynb").exists()
     assert len(soup.select("div.exercise")) >= 3, f"{name}: fewer than three exercises"
     solutions = soup.select("div.solution")
-    assert solutions and all("dropdown" in s.get("class", []) for s in solutions), "solutions are drop-downs"
+    assert solutions and all("dropdown" in s.get("class", []) for s in solutions), (
+        "solutions are drop-downs"
+    )
 
 
 @pytest.mark.parametrize("name", [n for n in toc_files() if n.startswith("chapters/")])
@@ -108,15 +129,18 @@ def test_glued_numbers_are_rendered():
     assert re.search(r"outputs to\s+\d\.\de-\d\d", text), "glued numbers missing from the prose"
 
 
-@pytest.mark.parametrize("notebook", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "notebook", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda p: p.stem
+)
 def test_notebook_links_into_the_book_resolve(notebook):
     """The chapter notebooks link citations and cross-references to the book online: each
     such link names a page of this build, and an anchor that page has."""
     import nbformat
 
     base = yaml.safe_load((ROOT / "_config.yml").read_text())["html"]["baseurl"]
-    prose = "\n".join(c.source for c in nbformat.read(notebook, as_version=4).cells
-                      if c.cell_type == "markdown")
+    prose = "\n".join(
+        c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "markdown"
+    )
     links = re.findall(r"\]\(" + re.escape(base) + r"([^)#\s]+)(?:#([^)\s]+))?\)", prose)
     assert links, f"{notebook.name} links nowhere into the book"
     for path, anchor in set(links):

@@ -33,8 +33,9 @@ print(json.dumps({"capability": torch.backends.cpu.get_cpu_capability(),
 def probe(kernels: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in KERNEL_SETS["second"]}
     env.update(KERNEL_SETS[kernels])
-    done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
+    )
     return json.loads(done.stdout)
 
 
@@ -62,5 +63,9 @@ def test_the_second_set_changes_the_last_bits_of_every_probe_but_not_the_results
     assert second["capability"] == "DEFAULT"
     for op in default["bytes"]:
         assert default["bytes"][op] != second["bytes"][op], f"{op}: the same bits"
-        torch.testing.assert_close(torch.tensor(second["values"][op]),
-                                   torch.tensor(default["values"][op]), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            torch.tensor(second["values"][op]),
+            torch.tensor(default["values"][op]),
+            rtol=1e-5,
+            atol=1e-5,
+        )

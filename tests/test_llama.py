@@ -60,9 +60,7 @@ def test_logits_and_loss_equal_hugging_face(shape):
         for attention_mask in (None, mask):
             expected = hf(input_ids=ids, attention_mask=attention_mask, labels=labels)
             logits, loss = ours(ids, attention_mask=attention_mask, labels=labels)
-            assert (
-                expected.logits.std() > 0.5
-            )  # logits far from uniform, so the test can fail
+            assert expected.logits.std() > 0.5  # logits far from uniform, so the test can fail
             torch.testing.assert_close(logits, expected.logits, atol=1e-5, rtol=1e-5)
             torch.testing.assert_close(loss, expected.loss, atol=1e-5, rtol=1e-5)
         assert ours(ids)[1] is None
@@ -75,9 +73,7 @@ def test_inputs_embeds_and_position_ids_equal_hugging_face():
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     with torch.no_grad():
         embeds = ours.embed(ids)
-        expected = hf(
-            inputs_embeds=embeds, attention_mask=mask, position_ids=positions
-        ).logits
+        expected = hf(inputs_embeds=embeds, attention_mask=mask, position_ids=positions).logits
         torch.testing.assert_close(
             ours(inputs_embeds=embeds, attention_mask=mask, position_ids=positions)[0],
             expected,
@@ -97,15 +93,11 @@ def test_greedy_generate_equals_hugging_face(shape):
     ids = ids.masked_fill(mask == 0, 0)
     settings = dict(max_new_tokens=8, do_sample=False, pad_token_id=0)
     expected = hf.generate(ids, attention_mask=mask, eos_token_id=None, **settings)
-    assert torch.equal(
-        ours.generate(ids, 8, attention_mask=mask, eos_token_id=None), expected
-    )
+    assert torch.equal(ours.generate(ids, 8, attention_mask=mask, eos_token_id=None), expected)
     expected = hf.generate(ids[1:], eos_token_id=None, **settings)
     assert torch.equal(ours.generate(ids[1:], 8, eos_token_id=None), expected)
     # stop on a token that HF's continuation of row 0 produces at its third step
-    eos = int(
-        hf.generate(ids, attention_mask=mask, eos_token_id=None, **settings)[0, 8]
-    )
+    eos = int(hf.generate(ids, attention_mask=mask, eos_token_id=None, **settings)[0, 8])
     expected = hf.generate(ids, attention_mask=mask, eos_token_id=eos, **settings)
     got = ours.generate(ids, 8, attention_mask=mask, eos_token_id=eos, pad_token_id=0)
     assert torch.equal(got, expected)
@@ -127,16 +119,12 @@ def test_sampling_is_reproducible_with_a_generator():
     ours = Llama.from_hf(hf_llama(*SHAPES[0])).eval()
     ids, _ = batch(T=4)
     runs = [
-        ours.generate(
-            ids, 10, temperature=1.0, generator=torch.Generator().manual_seed(3)
-        )
+        ours.generate(ids, 10, temperature=1.0, generator=torch.Generator().manual_seed(3))
         for _ in range(2)
     ]
     assert torch.equal(runs[0], runs[1])
     assert runs[0].shape == (3, 14) and runs[0].min() >= 0 and runs[0].max() < 61
-    other = ours.generate(
-        ids, 10, temperature=1.0, generator=torch.Generator().manual_seed(4)
-    )
+    other = ours.generate(ids, 10, temperature=1.0, generator=torch.Generator().manual_seed(4))
     assert not torch.equal(runs[0], other)
 
 
@@ -169,9 +157,7 @@ def test_rope_scores_depend_on_the_offset_only():
     assert score(7, 3) == pytest.approx(score(4, 0), rel=1e-4)
     by_offset = torch.tensor([score(20, n) for n in range(20)])
     assert by_offset.std() > 0.1  # the score does depend on m - n
-    assert rotate(q, 5).norm().item() == pytest.approx(
-        q.norm().item(), rel=1e-5
-    )  # a rotation
+    assert rotate(q, 5).norm().item() == pytest.approx(q.norm().item(), rel=1e-5)  # a rotation
 
 
 @pytest.mark.parametrize(
@@ -200,9 +186,7 @@ def test_tiny_preset_counts_like_hugging_face():
 def test_bad_input_is_rejected_with_expected_and_got():
     model = Llama(LlamaConfig.tiny(vocab_size=50, max_seq_len=16))
     ids = torch.randint(0, 50, (2, 8))
-    with pytest.raises(
-        ValueError, match="longer than the context: at most 16 tokens, got 17"
-    ):
+    with pytest.raises(ValueError, match="longer than the context: at most 16 tokens, got 17"):
         model(torch.randint(0, 50, (1, 17)))
     with pytest.raises(TypeError, match="integer tensor.*float32"):
         model(ids.float())
@@ -216,9 +200,7 @@ def test_bad_input_is_rejected_with_expected_and_got():
         ValueError, match=r"attention_mask must be \(B, T\) = \(2, 8\), got \(2, 7\)"
     ):
         model(ids, attention_mask=torch.ones(2, 7))
-    with pytest.raises(
-        ValueError, match=r"labels must be \(B, T\) = \(2, 8\), got \(2, 7\)"
-    ):
+    with pytest.raises(ValueError, match=r"labels must be \(B, T\) = \(2, 8\), got \(2, 7\)"):
         model(ids, labels=ids[:, :7])
     with pytest.raises(ValueError, match="or be -100"):
         model(ids, labels=torch.full((2, 8), -1))
@@ -226,9 +208,65 @@ def test_bad_input_is_rejected_with_expected_and_got():
         model.generate(ids, -1)
     with pytest.raises(ValueError, match="fit the context of 16, got 8 \\+ 9"):
         model.generate(ids, 9)
-    with pytest.raises(
-        ValueError, match="n_heads by n_kv_heads.*n_heads=4, n_kv_heads=3"
-    ):
+    with pytest.raises(ValueError, match="n_heads by n_kv_heads.*n_heads=4, n_kv_heads=3"):
         LlamaConfig(width=32, n_heads=4, n_kv_heads=3)
     with pytest.raises(TypeError, match="LlamaForCausalLM.*Linear"):
         Llama.from_hf(torch.nn.Linear(2, 2))
+
+
+def test_next_token_loss_is_the_shifted_cross_entropy_over_labelled_tokens():
+    from minivlm.llama import next_token_loss
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 6, 9, generator=g, dtype=torch.float64)
+    labels = torch.randint(9, (2, 6), generator=g)
+    labels[0, :3] = -100
+    nll = torch.nn.functional.cross_entropy(
+        logits[:, :-1].reshape(-1, 9),
+        labels[:, 1:].reshape(-1),
+        reduction="none",
+        ignore_index=-100,
+    ).view(2, 5)
+    counted = (labels[:, 1:] != -100).sum(1)
+    torch.testing.assert_close(next_token_loss(logits, labels).double(), nll.sum() / counted.sum())
+    torch.testing.assert_close(
+        next_token_loss(logits, labels, per_row=True).double(), nll.sum(1) / counted
+    )
+    bad = labels.clone()
+    bad[1, 2] = 9
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 9\) or be -100, got \[9\]"):
+        next_token_loss(logits, bad)
+    with pytest.raises(TypeError, match="labels must be an integer tensor of token ids"):
+        next_token_loss(logits, labels.float())
+    with pytest.raises(ValueError, match=r"logits must be 3-D \(B, T, V\)"):
+        next_token_loss(logits[0], labels)
+
+
+def test_eager_attention_gives_the_sdpa_logits_and_shows_causal_weights():
+    config = LlamaConfig.tiny(vocab_size=50, width=32, depth=2, n_heads=4, n_kv_heads=2)
+    torch.manual_seed(0)
+    fused = Llama(config)
+    eager = Llama(LlamaConfig(**{**config.__dict__, "attn_implementation": "eager"}))
+    eager.load_state_dict(fused.state_dict())
+    ids = torch.randint(0, 50, (2, 7))
+    mask = torch.ones_like(ids)
+    mask[1, :2] = 0  # a left-padded row
+    seen = []
+    eager.layers[0].attn.register_forward_hook(lambda m, i, out: seen.append(out[1]))
+    for attention_mask in (None, mask):
+        torch.testing.assert_close(
+            eager(ids, attention_mask)[0], fused(ids, attention_mask)[0], atol=1e-5, rtol=1e-5
+        )
+    plain, padded = seen
+    assert plain.shape == (2, 4, 7, 7)  # (B, h, T, T): every query head, kv heads repeated
+    torch.testing.assert_close(plain.sum(-1), torch.ones(2, 4, 7))
+    assert torch.all(plain.triu(1) == 0)  # nothing from the future
+    assert torch.all(padded[1, :, 2:, :2] == 0)  # nor from the padding
+    with pytest.raises(ValueError, match="attn_implementation must be one of.*'flash'"):
+        LlamaConfig.tiny(attn_implementation="flash")
+
+
+def test_rotary_frequencies_are_hugging_face_s_to_the_last_bit():
+    head_dim, theta = 32, 500000.0
+    hf = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
+    assert torch.equal(RotaryEmbedding(head_dim, theta).inv_freq, hf)

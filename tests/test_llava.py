@@ -156,17 +156,21 @@ def test_compare_with_hf_copies_and_agrees_on_logits_and_greedy_answer():
     hf = hf_llava()
     ids = prompt_batch(16, B=1, after=3)
     pixel_values = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
-    ours, difference, new = compare_with_hf(hf, ids, pixel_values, max_new_tokens=5,
-                                            eos_token_id=V - 1)
+    ours, difference, new = compare_with_hf(
+        hf, ids, pixel_values, max_new_tokens=5, eos_token_id=V - 1
+    )
     assert isinstance(ours, LLaVA) and not ours.training
     assert difference < 1e-5
-    expected = hf.generate(input_ids=ids, pixel_values=pixel_values, max_new_tokens=5,
-                           do_sample=False)[:, ids.shape[1]:]
+    expected = hf.generate(
+        input_ids=ids, pixel_values=pixel_values, max_new_tokens=5, do_sample=False
+    )[:, ids.shape[1] :]
     assert torch.equal(new, expected)
     # a copy, not a view: changing ours leaves Hugging Face's weights alone
     with torch.no_grad():
-        ours.projector.linear_1.weight.add_(1.0)
-    assert not torch.equal(ours.projector.linear_1.weight, hf.model.multi_modal_projector.linear_1.weight)
+        ours.projector.mlp.fc1.weight.add_(1.0)
+    assert not torch.equal(
+        ours.projector.mlp.fc1.weight, hf.model.multi_modal_projector.linear_1.weight
+    )
 
 
 def test_tinyllava_preset_counts_llava_15s_tower_and_projector_before_tinyllama():
@@ -256,7 +260,10 @@ def test_build_labels_from_starts_and_masks():
 def test_trainable_parameters_by_stage():
     torch.manual_seed(0)
     model = LLaVA(LLaVAConfig.tiny())
-    ids = lambda params: {id(p) for p in params}
+
+    def ids(params):
+        return {id(p) for p in params}
+
     stage_1 = model.trainable_parameters(1)
     assert ids(stage_1) == ids(model.projector.parameters())
     stage_2 = model.trainable_parameters(2)
@@ -271,7 +278,7 @@ def test_trainable_parameters_by_stage():
     assert ids(p for p in model.parameters() if p.requires_grad) == ids(stage_2)
     with pytest.raises(ValueError, match="stage must be 1 or 2, got 3"):
         model.trainable_parameters(3)
-    model.freeze_vision()
+    freeze(model.vision_tower)
     assert freeze(model.projector) is model.projector
     assert not any(p.requires_grad for p in model.projector.parameters())
 
@@ -360,4 +367,17 @@ def test_per_row_loss_is_each_rows_own_mean_loss():
         torch.testing.assert_close(per_row[b], model.loss(logits[b : b + 1], labels[b : b + 1]))
     # weighted by their labelled tokens, the rows give back the mean over every token
     counted = (labels[:, 1:] != -100).sum(1).float()
-    torch.testing.assert_close((per_row * counted).sum() / counted.sum(), model.loss(logits, labels))
+    torch.testing.assert_close(
+        (per_row * counted).sum() / counted.sum(), model.loss(logits, labels)
+    )
+
+
+def test_the_tiny_config_takes_its_vocabulary_from_the_caller():
+    tok = Tokenizer()
+    # the defaults are the scene world's tokenizer, which the recipes pass explicitly
+    default = LLaVAConfig.tiny()
+    assert (default.text.vocab_size, default.image_token_id) == (tok.vocab_size, tok.image_id)
+    other = LLaVAConfig.tiny(projector="linear", vocab_size=100, image_token_id=99)
+    assert (other.text.vocab_size, other.image_token_id, other.projector) == (100, 99, "linear")
+    with pytest.raises(ValueError, match=r"image_token_id must lie in \[0, 100\), got 100"):
+        LLaVAConfig.tiny(vocab_size=100, image_token_id=100)

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -108,19 +111,32 @@ def test_mcnemar_counts_only_the_discordant_items_and_matches_scipy_binomtest():
     # agreement adds nothing: the same discordant items among more agreements, the same p
     assert mcnemar(a + [True] * 100, b + [True] * 100)["p_value"] == r["p_value"]
     assert mcnemar([True, False], [True, False])["p_value"] == 1.0
-    assert mcnemar(torch.tensor([True, False, True]), torch.tensor([False, False, True]))["only_a"] == 1
+    assert (
+        mcnemar(torch.tensor([True, False, True]), torch.tensor([False, False, True]))["only_a"]
+        == 1
+    )
     # a symmetric split is no evidence at all
     assert mcnemar([True, False] * 5, [False, True] * 5)["p_value"] == 1.0
 
 
-@pytest.mark.parametrize("a, b, error, match", [
-    ([True], [True, False], ValueError, "the same items, got 1 and 2"),
-    ([1, 0], [True, False], TypeError, "a must be a non-empty list of bools"),
-    ([], [], TypeError, "non-empty"),
-    (torch.tensor([1, 0]), [True, False], TypeError, "1-D bool tensor"),
-])
+@pytest.mark.parametrize(
+    "a, b, error, match",
+    [
+        ([True], [True, False], ValueError, "the same items, got 1 and 2"),
+        ([1, 0], [True, False], TypeError, "a must be a non-empty list of bools"),
+        ([], [], TypeError, "non-empty"),
+        (torch.tensor([1, 0]), [True, False], TypeError, "1-D bool tensor"),
+    ],
+)
 def test_mcnemar_bad_input(a, b, error, match):
     from minivlm.metrics import mcnemar
 
     with pytest.raises(error, match=match):
         mcnemar(a, b)
+
+
+def test_metrics_do_not_import_the_data():
+    """Metrics take what they measure as arguments: importing them loads no minivlm.data."""
+    code = "import sys, minivlm.metrics; print('minivlm.data' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"

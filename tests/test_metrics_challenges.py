@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from minivlm.data.scenes import Object, Scene
+from minivlm.data.text import parse_caption
 from minivlm.metrics import chair, modality_gap, pointing_game, pope, winoground_scores
-
 
 # Modality gap
 
@@ -45,11 +45,13 @@ def test_pointing_game_patch_grid_over_image():
     saliency[0, 1, 2] = 1.0  # centre (20, 12)
     saliency[1, 3, 0] = 1.0  # centre (4, 28)
     saliency[2, 0, 0] = 1.0  # centre (4, 4)
-    boxes = torch.tensor([
-        [16, 8, 24, 16],  # hit
-        [0, 0, 4, 32],  # miss: x1 = 4 is excluded
-        [4, 4, 5, 5],  # hit: x0 = 4 and y0 = 4 are included
-    ])
+    boxes = torch.tensor(
+        [
+            [16, 8, 24, 16],  # hit
+            [0, 0, 4, 32],  # miss: x1 = 4 is excluded
+            [4, 4, 5, 5],  # hit: x0 = 4 and y0 = 4 are included
+        ]
+    )
     assert pointing_game(saliency, boxes, image_size=32) == pytest.approx(2 / 3)
     assert pointing_game(saliency, boxes.float(), image_size=(32, 32)) == pytest.approx(2 / 3)
 
@@ -99,30 +101,32 @@ def test_chair_hand_case():
     ]
     objects = [
         [("red", "circle"), ("blue", "square")],
-        Scene([Object("triangle", "yellow", 16.0, 16.0, 8.0)]),
+        Scene([Object("triangle", "yellow", 16.0, 16.0, 8.0)]).labels,
         [("blue", "circle")],
     ]
-    result = chair(descriptions, objects)
+    result = chair([parse_caption(d) for d in descriptions], objects)
     assert result == {"chair_i": 2 / 6, "chair_s": 2 / 3, "mentions": 6, "hallucinated": 2}
 
 
 def test_chair_two_descriptions_and_no_mentions():
     objects = [[("red", "circle")], [("cyan", "diamond")]]
-    result = chair(["a red circle", "a blue circle"], objects)
+    result = chair([[("red", "circle")], [("blue", "circle")]], objects)
     assert result == {"chair_i": 0.5, "chair_s": 0.5, "mentions": 2, "hallucinated": 1}
-    empty = chair(["nothing to see"], [[("red", "circle")]])
+    empty = chair([[]], [[("red", "circle")]])
     assert empty == {"chair_i": 0.0, "chair_s": 0.0, "mentions": 0, "hallucinated": 0}
 
 
 def test_chair_errors():
     with pytest.raises(ValueError, match="same length, got 2 and 1"):
-        chair(["a", "b"], [[("red", "circle")]])
+        chair([[], []], [[("red", "circle")]])
     with pytest.raises(ValueError, match="at least one description, got 0"):
         chair([], [])
     with pytest.raises(TypeError, match="must be lists, got str and list"):
         chair("a red circle", [[("red", "circle")]])
-    with pytest.raises(TypeError, match=r"Scene or a list of \(colour, shape\), got 'red'"):
-        chair(["a red circle"], ["red"])
+    with pytest.raises(TypeError, match=r"objects must be a list of \(colour, shape\), got 'red'"):
+        chair([[("red", "circle")]], ["red"])
+    with pytest.raises(TypeError, match=r"mentions must be a list of \(colour or None, shape\)"):
+        chair(["a red circle"], [[("red", "circle")]])
 
 
 # POPE
@@ -133,8 +137,7 @@ def test_pope_hand_counts():
     truths = ["yes", "no", "yes", "no", "yes", "no"]
     # said yes: 0, 1, 4 (tp 0 and 4); "maybe" is wrong even though the truth is "no".
     result = pope(answers, truths)
-    expected = {"accuracy": 0.5, "precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3,
-                "yes_ratio": 0.5}
+    expected = {"accuracy": 0.5, "precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3, "yes_ratio": 0.5}
     assert result == pytest.approx(expected)
 
 
@@ -165,11 +168,13 @@ def test_pope_errors():
 
 
 def test_winoground_scores_hand_case():
-    similarity = torch.tensor([
-        [[0.9, 0.1], [0.2, 0.8]],  # both right: group
-        [[0.5, 0.6], [0.1, 0.9]],  # each image prefers its caption; caption 0 prefers image 1
-        [[0.5, 0.1], [0.6, 0.9]],  # the transpose: image score only
-    ])
+    similarity = torch.tensor(
+        [
+            [[0.9, 0.1], [0.2, 0.8]],  # both right: group
+            [[0.5, 0.6], [0.1, 0.9]],  # each image prefers its caption; caption 0 prefers image 1
+            [[0.5, 0.1], [0.6, 0.9]],  # the transpose: image score only
+        ]
+    )
     result = winoground_scores(similarity)
     assert result == pytest.approx({"text": 2 / 3, "image": 2 / 3, "group": 1 / 3})
 

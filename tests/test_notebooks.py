@@ -22,9 +22,9 @@ INSTALL_SOURCE = (
 )
 # MyST that a plain Jupyter front end shows raw: roles, directives, targets, options
 MYST = [
-    re.compile(r"\{[a-z][a-z:-]*\}`"),                 # {cite}`key`, {glue:text}`name`
-    re.compile(r"^\s*(`{3,}|:{3,})\{", re.M),          # ```{exercise}
-    re.compile(r"^\s*\([\w.:-]+\)=\s*$", re.M),        # (label)=
+    re.compile(r"\{[a-z][a-z:-]*\}`"),  # {cite}`key`, {glue:text}`name`
+    re.compile(r"^\s*(`{3,}|:{3,})\{", re.M),  # ```{exercise}
+    re.compile(r"^\s*\([\w.:-]+\)=\s*$", re.M),  # (label)=
     re.compile(r"^:(label|class|name|tags|nonumber):", re.M),
 ]
 GLUE_ROLE = re.compile(r"\{glue:text\}`([^`]*)`")
@@ -69,7 +69,8 @@ def test_notebook_is_generated_from_its_chapter(md):
     as_cells = lambda nb: [(c.cell_type, c.source, c.metadata) for c in nb.cells]  # noqa: E731
     assert as_cells(notebook) == as_cells(expected), (
         f"{ipynb.name} is out of date with {md.name}: run `make prose` (prose changed) or "
-        f"`make notebooks CHAPTERS=chapters/{md.name}` (code changed), and commit both")
+        f"`make notebooks CHAPTERS=chapters/{md.name}` (code changed), and commit both"
+    )
     assert notebook.metadata == expected.metadata
 
 
@@ -88,7 +89,9 @@ def test_every_glued_value_is_shown_as_the_books_number(md):
     text = "\n".join(markdown(notebook))
     for role in roles:
         name, _, spec = role.partition(":")
-        shown = f'<abbr title="{notebooks.GLUE_TITLE}">{format_plain_text(values[name], spec)}</abbr>'
+        shown = (
+            f'<abbr title="{notebooks.GLUE_TITLE}">{format_plain_text(values[name], spec)}</abbr>'
+        )
         assert shown in text, f"{md.stem}.ipynb does not show {name} as {shown}"
     assert text.count("<abbr title=") == len(roles)
     assert notebooks.GLUE_NOTE in text, "the notebook must say whose run the numbers are"
@@ -96,8 +99,11 @@ def test_every_glued_value_is_shown_as_the_books_number(md):
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
 def test_citations_link_to_the_references_and_are_listed(md):
-    keys = {k.strip() for group in re.findall(r"\{cite(?::[pt])?\}`([^`]*)`", md.read_text())
-            for k in group.split(",")}
+    keys = {
+        k.strip()
+        for group in re.findall(r"\{cite(?::[pt])?\}`([^`]*)`", md.read_text())
+        for k in group.split(",")
+    }
     cells = markdown(committed(md))
     assert cells[-1].startswith("## References")
     base = yaml.safe_load((ROOT / "_config.yml").read_text())["html"]["baseurl"]
@@ -137,8 +143,9 @@ def test_students_notebook_has_every_exercise_and_no_solution(md):
     solutions = [c.source for c in default.cells if "solution" in c.metadata.get("tags", [])]
     code = [c.source for c in students.cells if c.cell_type == "code"]
     assert solutions and not set(solutions) & set(code)
-    assert code == [c.source for c in default.cells
-                    if c.cell_type == "code" and c.source not in solutions]
+    assert code == [
+        c.source for c in default.cells if c.cell_type == "code" and c.source not in solutions
+    ]
     assert not any(line in text for s in solutions for line in s.split("\n")[1:] if len(line) > 30)
 
 
@@ -155,7 +162,9 @@ def test_notebook_is_executed_without_errors(md):
     code = [c for c in committed(md).cells if c.cell_type == "code"]
     assert code and all(c.execution_count for c in code), f"{md.stem}.ipynb has unexecuted cells"
     counts = [c.execution_count for c in code]
-    assert counts == list(range(1, len(code) + 1)), f"{md.stem}.ipynb was not executed top to bottom"
+    assert counts == list(range(1, len(code) + 1)), (
+        f"{md.stem}.ipynb was not executed top to bottom"
+    )
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, f"{md.stem}.ipynb stores an error: {errors[0].ename}: {errors[0].evalue}"
 
@@ -164,11 +173,17 @@ def test_notebook_is_executed_without_errors(md):
 def test_first_cell_installs_the_package_only_when_missing(md):
     first = next(c for c in jupytext.read(md).cells if c.cell_type == "code").source
     assert "import minivlm" in first and "except ImportError" in first
-    assert INSTALL_SOURCE in first, "the first cell must install minivlm from the repository's code/ folder"
-    assert "torch" not in first.replace("PyTorch", ""), "the first cell must never (re)install torch"
+    assert INSTALL_SOURCE in first, (
+        "the first cell must install minivlm from the repository's code/ folder"
+    )
+    assert "torch" not in first.replace("PyTorch", ""), (
+        "the first cell must never (re)install torch"
+    )
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
 def test_prose_relies_on_compared_outputs(md):
-    tagged = [c for c in jupytext.read(md).cells if "nbval-check-output" in c.metadata.get("tags", [])]
+    tagged = [
+        c for c in jupytext.read(md).cells if "nbval-check-output" in c.metadata.get("tags", [])
+    ]
     assert tagged, f"{md.name} has no cell tagged nbval-check-output: nbval would only run it"

@@ -87,15 +87,11 @@ def test_to_grayscale_on_the_photo(photo):
     assert gray.shape == (1, 600, 512) and gray.dtype == torch.float32
     assert gray.min() >= 0.0 and gray.max() <= 1.0 + 1e-6
     r, g, b = photo
-    torch.testing.assert_close(
-        gray[0], 0.299 * r + 0.587 * g + 0.114 * b, atol=1e-6, rtol=0
-    )
+    torch.testing.assert_close(gray[0], 0.299 * r + 0.587 * g + 0.114 * b, atol=1e-6, rtol=0)
 
 
 def test_to_grayscale_keeps_dtype():
-    image = torch.rand(
-        3, 4, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64
-    )
+    image = torch.rand(3, 4, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     gray = to_grayscale(image)
     assert gray.dtype == torch.float64
     expected = (0.299 * image[0] + 0.587 * image[1] + 0.114 * image[2])[None]
@@ -112,7 +108,5 @@ def test_to_grayscale_keeps_dtype():
     ],
 )
 def test_to_grayscale_errors(bad, got):
-    with pytest.raises(
-        ValueError, match=r"expected an RGB image of shape \(3, H, W\), got " + got
-    ):
+    with pytest.raises(ValueError, match=r"expected an RGB image of shape \(3, H, W\), got " + got):
         to_grayscale(bad)

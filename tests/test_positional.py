@@ -41,9 +41,7 @@ def test_hand_computed_entries():
         for i in range(d // 2):
             angle = pos / 10000 ** (2 * i / d)
             assert pe[pos, 2 * i].item() == pytest.approx(math.sin(angle), abs=1e-13)
-            assert pe[pos, 2 * i + 1].item() == pytest.approx(
-                math.cos(angle), abs=1e-13
-            )
+            assert pe[pos, 2 * i + 1].item() == pytest.approx(math.cos(angle), abs=1e-13)
 
 
 def test_custom_base():
@@ -58,9 +56,7 @@ def test_custom_base():
 def test_frequencies():
     w = frequencies(8)
     assert w.dtype == torch.float64 and w.shape == (4,)
-    torch.testing.assert_close(
-        w, torch.tensor([1.0, 0.1, 0.01, 0.001], dtype=torch.float64)
-    )
+    torch.testing.assert_close(w, torch.tensor([1.0, 0.1, 0.01, 0.001], dtype=torch.float64))
     assert (w[1:] < w[:-1]).all()  # strictly decreasing: longer and longer wavelengths
 
 
@@ -122,9 +118,7 @@ def test_shift_matrix_is_orthogonal(k):
     torch.testing.assert_close(R @ R.T, eye, atol=1e-13, rtol=0)
     torch.testing.assert_close(R.T @ R, eye, atol=1e-13, rtol=0)
     assert torch.linalg.det(R).item() == pytest.approx(1.0, abs=1e-12)
-    torch.testing.assert_close(
-        shift_matrix(-k, 16), R.T, atol=1e-13, rtol=0
-    )  # R_{-k} = R_k^{-1}
+    torch.testing.assert_close(shift_matrix(-k, 16), R.T, atol=1e-13, rtol=0)  # R_{-k} = R_k^{-1}
 
 
 @pytest.mark.parametrize("a, b", [(1, 2), (5, -5), (-3, -4), (10, 31)])
@@ -148,9 +142,8 @@ def test_dot_product_depends_on_the_offset_alone(k):
 
 @pytest.mark.parametrize("d_model", [3, 0, -2, 7, 2.0, "8", True, None])
 def test_bad_d_model(d_model):
-    pattern = (
-        r"d_model must be a positive even integer \(sin/cos pairs\), got "
-        + re.escape(repr(d_model))
+    pattern = r"d_model must be a positive even integer \(sin/cos pairs\), got " + re.escape(
+        repr(d_model)
     )
     with pytest.raises(ValueError, match=pattern):
         sinusoidal(4, d_model)

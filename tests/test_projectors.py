@@ -71,8 +71,8 @@ def test_mlp_is_linear_gelu_linear():
     torch.manual_seed(0)
     p = MLPProjector(D_V, D_T)
     Z_v = torch.randn(2, N, D_V)
-    h = torch.nn.functional.gelu(Z_v @ p.linear_1.weight.T + p.linear_1.bias)
-    torch.testing.assert_close(p(Z_v), h @ p.linear_2.weight.T + p.linear_2.bias)
+    h = torch.nn.functional.gelu(Z_v @ p.mlp.fc1.weight.T + p.mlp.fc1.bias)
+    torch.testing.assert_close(p(Z_v), h @ p.mlp.fc2.weight.T + p.mlp.fc2.bias)
 
 
 def test_qformer_token_count_does_not_grow_with_patches():
@@ -159,13 +159,21 @@ def test_merge_concatenates_each_block_of_neighbouring_patches_row_by_row():
     grid = Z_v.view(2, 4, 4, D_V)
     # token t covers rows 2r, 2r + 1 and columns 2c, 2c + 1, with t = 2r + c
     blocks = [
-        torch.cat([grid[:, 2 * r, 2 * c], grid[:, 2 * r, 2 * c + 1],
-                   grid[:, 2 * r + 1, 2 * c], grid[:, 2 * r + 1, 2 * c + 1]], dim=-1)
-        for r in range(2) for c in range(2)
+        torch.cat(
+            [
+                grid[:, 2 * r, 2 * c],
+                grid[:, 2 * r, 2 * c + 1],
+                grid[:, 2 * r + 1, 2 * c],
+                grid[:, 2 * r + 1, 2 * c + 1],
+            ],
+            dim=-1,
+        )
+        for r in range(2)
+        for c in range(2)
     ]
     x = torch.stack(blocks, dim=1)  # (2, 4, 4 D_V)
-    h = torch.nn.functional.gelu(x @ p.linear_1.weight.T + p.linear_1.bias)
-    torch.testing.assert_close(p(Z_v), h @ p.linear_2.weight.T + p.linear_2.bias)
+    h = torch.nn.functional.gelu(x @ p.mlp.fc1.weight.T + p.mlp.fc1.bias)
+    torch.testing.assert_close(p(Z_v), h @ p.mlp.fc2.weight.T + p.mlp.fc2.bias)
     # merge=1 is the MLP projector, one token per patch
     one = MergeProjector(D_V, D_T, merge=1)
     mlp = MLPProjector(D_V, D_T)

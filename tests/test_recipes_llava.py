@@ -61,8 +61,21 @@ def test_save_and_load_round_trip(clip, tmp_path):
     assert recipe.answer(loaded, images, questions) == recipe.answer(trained, images, questions)
 
 
-@pytest.mark.parametrize("name", ["book", "linear", "mlp", "merge", "qformer", "blind", "biased",
-                                  "bias_050", "bias_090", "bias_100"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "book",
+        "linear",
+        "mlp",
+        "merge",
+        "qformer",
+        "blind",
+        "biased",
+        "bias_050",
+        "bias_090",
+        "bias_100",
+    ],
+)
 def test_shipped_models_come_from_their_recipes(name, clip):
     trained = recipe.load_variant(name, clip)
     assert trained.recipe == recipe.variants()[name][0]
@@ -80,10 +93,16 @@ def test_book_llava_answers_held_out_questions(clip, test_split):
 def test_variants_differ_from_their_base_recipe_in_one_field_only():
     table = recipe.variants()
     base = {"book": recipe.LLaVARecipe.book(), "chapter": recipe.LLaVARecipe.chapter()}
-    expected = {"linear": ("chapter", "projector"), "merge": ("chapter", "projector"),
-                "qformer": ("chapter", "projector"), "blind": ("chapter", "blind"),
-                "biased": ("book", "bias"), "bias_050": ("chapter", "bias"),
-                "bias_090": ("chapter", "bias"), "bias_100": ("chapter", "bias")}
+    expected = {
+        "linear": ("chapter", "projector"),
+        "merge": ("chapter", "projector"),
+        "qformer": ("chapter", "projector"),
+        "blind": ("chapter", "blind"),
+        "biased": ("book", "bias"),
+        "bias_050": ("chapter", "bias"),
+        "bias_090": ("chapter", "bias"),
+        "bias_100": ("chapter", "bias"),
+    }
     for name, (origin, field) in expected.items():
         r = table[name][0]
         changed = [f for f in r.__dataclass_fields__ if getattr(r, f) != getattr(base[origin], f)]

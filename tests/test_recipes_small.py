@@ -19,13 +19,22 @@ def test_the_digits_split_is_fixed_and_stratified():
 
 def test_the_outside_inputs_are_eight_pages_of_digit_ink():
     inputs = digits.outside_inputs()
-    assert list(inputs) == ["photograph", "photograph, negative", "blank page", "all ink",
-                            "noise 1", "noise 2", "letter A", "letter H"]
+    assert list(inputs) == [
+        "photograph",
+        "photograph, negative",
+        "blank page",
+        "all ink",
+        "noise 1",
+        "noise 2",
+        "letter A",
+        "letter H",
+    ]
     for name, image in inputs.items():
         assert image.shape == (8, 8) and image.min() >= 0 and image.max() <= 16, name
     assert inputs["letter A"].sum() == 16 * 18  # 18 inked pixels
-    torch.testing.assert_close(inputs["photograph"] + inputs["photograph, negative"],
-                               torch.full((8, 8), 16.0))
+    torch.testing.assert_close(
+        inputs["photograph"] + inputs["photograph, negative"], torch.full((8, 8), 16.0)
+    )
 
 
 def test_digit_training_is_deterministic_and_learns():

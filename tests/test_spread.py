@@ -41,8 +41,9 @@ def test_a_new_run_lands_inside_the_shipped_spread():
 def hand_made() -> spread.Spread:
     runs = [
         {"seed": s, "kernels": k, "seconds": 1.0, "figures": {"acc": a, "loss": 1.0}}
-        for (s, k), a in zip([(0, "default"), (1, "default"), (0, "second"), (1, "second")],
-                             [0.90, 0.94, 0.92, 0.96])
+        for (s, k), a in zip(
+            [(0, "default"), (1, "default"), (0, "second"), (1, "second")], [0.90, 0.94, 0.92, 0.96]
+        )
     ]
     return spread.Spread("digits", "R()", runs)
 
@@ -92,7 +93,9 @@ def test_load_refuses_a_spread_measured_with_another_recipe(tmp_path, monkeypatc
 def test_errors_name_what_was_expected():
     with pytest.raises(ValueError, match="experiment must be one of .*'llava'.*, got 'vit'"):
         spread.load("vit")
-    with pytest.raises(ValueError, match="kernels must be one of \\['default', 'second'\\], got 'fast'"):
+    with pytest.raises(
+        ValueError, match="kernels must be one of \\['default', 'second'\\], got 'fast'"
+    ):
         spread.run_one("digits", 0, kernels="fast")
 
 

@@ -21,7 +21,6 @@ from minivlm.data import (
     make_qa,
     make_split,
     parse_caption,
-    swap_colours,
 )
 
 RED_SQUARE = Object("square", "red", 8.0, 16.0, 6.0)
@@ -50,21 +49,6 @@ def test_parse_caption_reads_every_style(scenes):
         for style in ("list", "relation"):
             assert parse_caption(caption(scene, style)) == list(scene.labels)
     assert parse_caption("a square and a red circle") == [(None, "square"), ("red", "circle")]
-
-
-def test_swap_colours_is_winoground_style():
-    text = "a red square left of a blue circle"
-    assert swap_colours(text) == "a blue square left of a red circle"
-    assert swap_colours(swap_colours(text)) == text
-    three = "three objects : red square , green cross , blue circle"
-    assert swap_colours(three, 1, 2) == "three objects : red square , blue cross , green circle"
-    # the swapped caption describes the scene with swapped colours
-    scene = Scene([RED_SQUARE, BLUE_CIRCLE])
-    assert caption(scene.with_swapped_colours(), "relation") == swap_colours(text)
-    with pytest.raises(ValueError, match="colour words"):
-        swap_colours("a red square")
-    with pytest.raises(TypeError):
-        swap_colours(3)
 
 
 def test_class_prompts():
@@ -137,8 +121,9 @@ def test_absent_objects_cover_many_labels(scenes):
 
 def test_single_kind_and_describe(scenes):
     qas = make_qa(scenes[:50], seed=0, kinds=["describe"])
-    assert all(q.question == DESCRIBE_PROMPT and q.answer == caption(s) for q, s in
-               zip(qas, scenes[:50]))
+    assert all(
+        q.question == DESCRIBE_PROMPT and q.answer == caption(s) for q, s in zip(qas, scenes[:50])
+    )
     two_or_more = [s for s in scenes if len(s) >= 2][:50]
     assert {q.kind for q in make_qa(two_or_more, kinds="left_of")} == {"left_of"}
 

@@ -24,7 +24,7 @@ def tok():
 def test_ids_and_vocabulary(tok):
     assert tok.pad_id == 0 and tok.vocab[0] == "<pad>"
     assert (tok.bos_id, tok.unk_id, tok.image_id) == (1, 2, 3)
-    assert tok.eos_id == tok.vocab_size - 1 == len(tok) - 1  # the largest id: CLIP's rule
+    assert tok.eos_id == tok.vocab_size - 1 == len(tok.vocab) - 1  # the largest id: CLIP's rule
     assert tok.vocab_size == len(WORDS) + 5
     assert tok.vocab[4:-1] == sorted(WORDS)
     assert Tokenizer().vocab == tok.vocab  # deterministic

@@ -38,7 +38,9 @@ def test_fit_learns_and_records_every_step():
     model, history = _regression(0)
     assert len(history.loss) == len(history.lr) == 300
     assert history.loss[-1] < 1e-2 < 1 < history.loss[0]
-    torch.testing.assert_close(model.weight.detach(), torch.tensor([[2.0, -3.0]]), atol=0.02, rtol=0)
+    torch.testing.assert_close(
+        model.weight.detach(), torch.tensor([[2.0, -3.0]]), atol=0.02, rtol=0
+    )
 
 
 def test_fit_is_deterministic():
@@ -52,8 +54,14 @@ def test_fit_calls_after_step_and_respects_frozen_parameters():
     frozen, trained = torch.nn.Parameter(torch.ones(1)), torch.nn.Parameter(torch.ones(1))
     frozen.requires_grad_(False)
     calls = []
-    fit([frozen, trained], lambda step: (trained - 3) ** 2 + 0 * frozen, steps=5, lr=0.1,
-        after_step=lambda: calls.append(1), progress=False)
+    fit(
+        [frozen, trained],
+        lambda step: (trained - 3) ** 2 + 0 * frozen,
+        steps=5,
+        lr=0.1,
+        after_step=lambda: calls.append(1),
+        progress=False,
+    )
     assert len(calls) == 5
     assert frozen.item() == 1.0 and trained.item() != 1.0
 

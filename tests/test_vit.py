@@ -13,7 +13,7 @@ def n_params(model: torch.nn.Module) -> int:
 @pytest.mark.parametrize(
     "preset, expected",
     [
-        ("tiny16", 5_717_416),
+        ("ti16", 5_717_416),
         ("small16", 22_050_664),
         ("base16", 86_567_656),
         ("large16", 304_326_632),
@@ -64,26 +64,20 @@ def test_patch_embedding_is_a_matrix_product_per_patch():
     x = torch.randn(3, 2, 16, 24)
     B, C, H, W, P = 3, 2, 16, 24, 8
     # cut the image into patches by hand, each flattened in (C, P, P) order like the kernel
-    patches = x.view(
-        B, C, H // P, P, W // P, P
-    )  # (B, C, H, W) -> (B, C, H/P, P, W/P, P)
+    patches = x.view(B, C, H // P, P, W // P, P)  # (B, C, H, W) -> (B, C, H/P, P, W/P, P)
     patches = patches.permute(0, 2, 4, 1, 3, 5).reshape(
         B, -1, C * P * P
     )  # -> (B, N, C P^2), row-major
     E = model.patch_embed.weight.reshape(6, -1).T  # (D, C, P, P) -> (C P^2, D)
     tokens = patches @ E + model.patch_embed.bias
-    z_0 = (
-        torch.cat([model.class_token.expand(B, 1, 6), tokens], dim=1) + model.pos_embed
-    )
+    z_0 = torch.cat([model.class_token.expand(B, 1, 6), tokens], dim=1) + model.pos_embed
     torch.testing.assert_close(model.embed(x), z_0, atol=1e-6, rtol=1e-5)
 
 
 def test_forward_features_and_hidden_states_agree_with_forward():
     torch.manual_seed(0)
     model = ViT(
-        ViTConfig(
-            image_size=32, patch_size=8, width=16, depth=3, n_heads=4, n_classes=5
-        )
+        ViTConfig(image_size=32, patch_size=8, width=16, depth=3, n_heads=4, n_classes=5)
     ).eval()
     x = torch.randn(4, 3, 32, 32)
     features, hidden = model.forward_features(x, output_hidden_states=True)
@@ -99,9 +93,7 @@ def test_same_seed_same_model_same_output():
     for _ in range(2):
         torch.manual_seed(123)
         model = ViT(
-            ViTConfig(
-                image_size=16, patch_size=4, width=8, depth=2, n_heads=2, n_classes=4
-            )
+            ViTConfig(image_size=16, patch_size=4, width=8, depth=2, n_heads=2, n_classes=4)
         )
         outputs.append(model(torch.ones(2, 3, 16, 16)))
     assert torch.equal(outputs[0], outputs[1])
@@ -171,18 +163,14 @@ def test_equals_hugging_face_vit(image_size, patch_size, width, depth, n_heads, 
         expected = hf(pixel_values=x, output_hidden_states=True)
         logits = ours(x)
         features, hidden = ours.forward_features(x, output_hidden_states=True)
-    assert (
-        expected.logits.abs().max() > 0.1
-    )  # a test that could not fail would prove nothing
+    assert expected.logits.abs().max() > 0.1  # a test that could not fail would prove nothing
     torch.testing.assert_close(logits, expected.logits, atol=1e-5, rtol=1e-5)
     for h_ours, h_hf in zip(hidden, expected.hidden_states, strict=True):
         torch.testing.assert_close(h_ours, h_hf, atol=1e-5, rtol=1e-5)
 
 
 def test_bad_images_are_rejected_with_expected_and_got():
-    model = ViT(
-        ViTConfig(image_size=32, patch_size=8, width=8, depth=1, n_heads=2, n_classes=2)
-    )
+    model = ViT(ViTConfig(image_size=32, patch_size=8, width=8, depth=1, n_heads=2, n_classes=2))
     with pytest.raises(
         ValueError,
         match=r"32 x 32 .*got 30 x 30.*not even a multiple of the patch size",
@@ -201,11 +189,9 @@ def test_bad_images_are_rejected_with_expected_and_got():
 
 
 def test_bad_configs_are_rejected():
-    with pytest.raises(
-        ValueError, match=r"multiple of patch_size.*\(30, 30\).*\(16, 16\)"
-    ):
+    with pytest.raises(ValueError, match=r"multiple of patch_size.*\(30, 30\).*\(16, 16\)"):
         ViTConfig(image_size=30, patch_size=16)
-    with pytest.raises(ValueError, match="divisible by n_heads.*width=10, n_heads=4"):
+    with pytest.raises(ValueError, match="divisible by n_heads.*width=10 and n_heads=4"):
         ViTConfig(width=10, n_heads=4)
     with pytest.raises(ValueError, match="activation.*'relu'"):
         ViTConfig(activation="relu")
@@ -215,8 +201,9 @@ def test_bad_configs_are_rejected():
 
 def test_mean_pooling_reads_the_mean_of_the_patch_tokens():
     torch.manual_seed(0)
-    config = ViTConfig(image_size=16, patch_size=4, width=32, depth=2, n_heads=4, n_classes=5,
-                       pool="mean")
+    config = ViTConfig(
+        image_size=16, patch_size=4, width=32, depth=2, n_heads=4, n_classes=5, pool="mean"
+    )
     model = ViT(config).eval()
     x = torch.randn(3, 3, 16, 16)
     _, hidden = model.forward_features(x, output_hidden_states=True)
@@ -227,3 +214,21 @@ def test_mean_pooling_reads_the_mean_of_the_patch_tokens():
     assert not torch.allclose(cls_model(x), model(x))
     with pytest.raises(ValueError, match="pool must be 'cls' or 'mean', got 'max'"):
         ViTConfig(pool="max")
+
+
+def test_patchify_times_E_is_the_patch_embedding():
+    from minivlm.vit import patchify
+
+    torch.manual_seed(0)
+    model = ViT(ViTConfig(image_size=(8, 12), patch_size=4, width=16, depth=1, n_heads=2))
+    x = torch.randn(3, 8, 12)
+    patches = patchify(x, 4)
+    assert patches.shape == (6, 48)  # N = 2 x 3 patches of 4 x 4 x 3
+    E = model.patch_embed.weight.flatten(1)  # (D, C, P, P) -> (D, C P P)
+    conv = model.patch_embed(x[None]).flatten(2).transpose(1, 2)[0]  # (N, D), row by row
+    torch.testing.assert_close(patches @ E.T + model.patch_embed.bias, conv)
+    torch.testing.assert_close(patches[4], x[:, 4:8, 4:8].reshape(-1), atol=0, rtol=0)
+    with pytest.raises(ValueError, match="multiples of P=5, got 8 x 12"):
+        patchify(x, 5)
+    with pytest.raises(ValueError, match=r"image must be 3-D \(C, H, W\)"):
+        patchify(x[None], 4)

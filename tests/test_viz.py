@@ -15,14 +15,18 @@ def test_a_claim_that_holds_is_printed_the_same_on_every_run(capsys, holds):
 
 def test_a_claim_that_fails_stops_the_cell_and_names_the_sentence(capsys):
     accuracy_one, accuracy_two = 0.12, 0.4
-    with pytest.raises(AssertionError, match="the page says that two heads beat one by more "
-                       "than 50 points, and this run does not show it"):
+    with pytest.raises(
+        AssertionError,
+        match="the page says that two heads beat one by more "
+        "than 50 points, and this run does not show it",
+    ):
         claim("two heads beat one by more than 50 points", accuracy_two - accuracy_one > 0.5)
     assert capsys.readouterr().out == ""
 
 
-@pytest.mark.parametrize("holds", [1, 0.9, "yes", None, torch.tensor([True, True]),
-                                   torch.tensor(1.0)])
+@pytest.mark.parametrize(
+    "holds", [1, 0.9, "yes", None, torch.tensor([True, True]), torch.tensor(1.0)]
+)
 def test_a_claim_needs_a_comparison(holds):
     with pytest.raises(TypeError, match="holds must be a bool \\(the comparison itself\\)"):
         claim("something", holds)

@@ -57,9 +57,25 @@ def pair(value, name: str, minimum: int) -> tuple[int, int]:
     return int(items[0]), int(items[1])
 
 
-def check_heads(width: int, n_heads: int) -> None:
+def check_heads(width: int, n_heads: int, name: str = "width") -> None:
     """Attention splits the width into n_heads equal heads."""
     if width % n_heads:
         raise ValueError(
-            f"width must be divisible by n_heads, got width={width}, n_heads={n_heads}"
+            f"{name} must be divisible by n_heads, got {name}={width} and n_heads={n_heads}"
+        )
+
+
+def check_token_ids(t, name: str, vocab_size: int, ignore_index: int | None = None) -> None:
+    """An integer (B, T) tensor of ids in [0, vocab_size), or ignore_index where given."""
+    check_tensor(t, name, dim=2, shape_doc="(B, T)", floating=False)
+    if t.is_floating_point() or t.dtype == torch.bool:
+        raise TypeError(f"{name} must be an integer tensor of token ids, got dtype {t.dtype}")
+    valid = (t >= 0) & (t < vocab_size)
+    if ignore_index is not None:
+        valid |= t == ignore_index
+    if not bool(valid.all()):
+        also = "" if ignore_index is None else f" or be {ignore_index}"
+        raise ValueError(
+            f"{name} must lie in [0, {vocab_size}){also}, got {t[~valid][:5].tolist()} "
+            f"(its values span [{int(t.min())}, {int(t.max())}])"
         )

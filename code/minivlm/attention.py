@@ -18,7 +18,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._checks import check_int, check_tensor
+from ._checks import check_heads, check_int, check_tensor
+
+# Hugging Face's names: "sdpa" is PyTorch's fused scaled_dot_product_attention, "eager" the
+# from-scratch softmax(QK^T / sqrt(d_k)) V that materialises the (n, n) weights
+ATTN_IMPLEMENTATIONS = ("sdpa", "eager")
+
+
+def check_attn_implementation(name: str) -> None:
+    if name not in ATTN_IMPLEMENTATIONS:
+        raise ValueError(f"attn_implementation must be one of {ATTN_IMPLEMENTATIONS}, got {name!r}")
 
 
 def _check_mask(mask: torch.Tensor, n_q: int, n_k: int, batch_shape: torch.Size) -> None:
@@ -44,20 +53,8 @@ def _check_mask(mask: torch.Tensor, n_q: int, n_k: int, batch_shape: torch.Size)
         ) from None
 
 
-def scaled_dot_product_attention(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    mask: torch.Tensor | None = None,
-    scale: float | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """softmax(q k^T / sqrt(d_k)) v, returning (output, weights).
-
-    q: (..., n_q, d_k), k: (..., n_k, d_k), v: (..., n_k, d_v); leading dimensions
-    broadcast. mask: boolean, broadcastable to (..., n_q, n_k), True = may attend.
-    scale defaults to 1/sqrt(d_k); scale=1.0 gives the unscaled attention.
-    Returns output (..., n_q, d_v) and weights (..., n_q, n_k), whose rows sum to 1.
-    """
+def _check_qkv(q, k, v, mask) -> None:
+    """q (..., n_q, d_k), k (..., n_k, d_k), v (..., n_k, d_v) and the mask, if any, checked."""
     for name, t in (("q", q), ("k", k), ("v", v)):
         check_tensor(t, name, min_dim=2)
     if q.shape[-1] != k.shape[-1]:
@@ -77,17 +74,93 @@ def scaled_dot_product_attention(
             f"the batch dimensions of q {tuple(q.shape)}, k {tuple(k.shape)} and "
             f"v {tuple(v.shape)} do not broadcast"
         ) from None
-    d_k = q.shape[-1]
-    if scale is None:
-        scale = 1.0 / math.sqrt(d_k)
-
-    scores = (q @ k.transpose(-2, -1)) * scale  # (..., n_q, n_k)
     if mask is not None:
         _check_mask(mask, q.shape[-2], k.shape[-2], batch_shape)
+
+
+def causal_mask(n: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """(n, n) boolean, True on and below the diagonal: query i may attend to keys 0..i."""
+    check_int(n, "n")
+    return torch.ones(n, n, dtype=torch.bool, device=device).tril()
+
+
+def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """(B, T) with 1 for tokens and 0 for padding -> (B, 1, 1, T) boolean, True = may attend.
+
+    No query may attend to a padding key; the mask broadcasts over heads and queries, and
+    `causal_mask(T) & padding_mask(m)` is the (B, 1, T, T) mask of a padded causal batch.
+    """
+    check_tensor(attention_mask, "attention_mask", dim=2, shape_doc="(B, T)", floating=False)
+    return attention_mask.bool()[:, None, None, :]  # (B, T) -> (B, 1, 1, T)
+
+
+def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """(B, n, h d_k) -> (B, h, n, d_k): each head's slice of the width becomes its own sequence."""
+    B, n, width = x.shape
+    # (B, n, h d_k) -> (B, n, h, d_k) -> (B, h, n, d_k)
+    return x.view(B, n, n_heads, width // n_heads).transpose(1, 2)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """(B, h, n, d_k) -> (B, n, h d_k): Concat(head_1, ..., head_h), the inverse of split_heads."""
+    B, h, n, d_k = x.shape
+    return x.transpose(1, 2).reshape(B, n, h * d_k)  # -> (B, n, h, d_k) -> (B, n, h d_k)
+
+
+def scaled_dot_product_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    scale: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(q k^T / sqrt(d_k)) v, returning (output, weights).
+
+    q: (..., n_q, d_k), k: (..., n_k, d_k), v: (..., n_k, d_v); leading dimensions
+    broadcast. mask: boolean, broadcastable to (..., n_q, n_k), True = may attend.
+    scale defaults to 1/sqrt(d_k); scale=1.0 gives the unscaled attention.
+    Returns output (..., n_q, d_v) and weights (..., n_q, n_k), whose rows sum to 1 (or are
+    all zero for a query the mask lets see no key).
+    """
+    _check_qkv(q, k, v, mask)
+    if scale is None:
+        scale = 1.0 / math.sqrt(q.shape[-1])  # 1 / sqrt(d_k)
+    scores = (q @ k.transpose(-2, -1)) * scale  # (..., n_q, n_k)
+    if mask is not None:
         # -inf before the softmax gives exactly zero weight to the blocked keys
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = scores.softmax(dim=-1)  # normalise over the keys: each row sums to 1
+    if mask is not None:
+        # a query with no key at all (a left pad) gets zero weights, not the NaN of 0/0: the
+        # output of PyTorch's fused kernel
+        weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
     return weights @ v, weights
+
+
+def attend(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    need_weights: bool = True,
+    is_causal: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Heads (B, h, n_q, d_k) -> (output (B, h, n_q, d_v), weights or None), eager or fused.
+
+    need_weights=True: the from-scratch scaled_dot_product_attention, which returns the
+    weights (Hugging Face's attn_implementation="eager"). False: PyTorch's fused kernel
+    ("sdpa"), the same output without materialising the (n_q, n_k) weights. is_causal with
+    no mask asks for the causal mask, which the fused kernel applies without building it.
+    """
+    if is_causal and mask is None and need_weights:
+        mask = causal_mask(q.shape[-2], q.device)
+    if need_weights:
+        return scaled_dot_product_attention(q, k, v, mask)
+    if mask is not None:
+        _check_mask(mask, q.shape[-2], k.shape[-2], q.shape[:-2])
+    return F.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, is_causal=is_causal and mask is None
+    ), None
 
 
 class MultiHeadAttention(nn.Module):
@@ -101,19 +174,25 @@ class MultiHeadAttention(nn.Module):
     gives the same output without materialising the weights.
     """
 
-    def __init__(self, d_model: int, n_heads: int, bias: bool = True,
-                 kdim: int | None = None, vdim: int | None = None):
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        bias: bool = True,
+        kdim: int | None = None,
+        vdim: int | None = None,
+    ):
         super().__init__()
-        check_int(d_model, "d_model")
-        check_int(n_heads, "n_heads")
         kdim = d_model if kdim is None else kdim
         vdim = d_model if vdim is None else vdim
-        check_int(kdim, "kdim")
-        check_int(vdim, "vdim")
-        if d_model % n_heads != 0:
-            raise ValueError(
-                f"d_model must be divisible by n_heads, got d_model={d_model} and n_heads={n_heads}"
-            )
+        for value, name in (
+            (d_model, "d_model"),
+            (n_heads, "n_heads"),
+            (kdim, "kdim"),
+            (vdim, "vdim"),
+        ):
+            check_int(value, name)
+        check_heads(d_model, n_heads, "d_model")
         self.d_model, self.n_heads, self.d_k = d_model, n_heads, d_model // n_heads
         self.kdim, self.vdim = kdim, vdim
         # W_i^Q for all heads side by side: one (d_model, d_model) map, split into h heads
@@ -122,9 +201,20 @@ class MultiHeadAttention(nn.Module):
         self.W_V = nn.Linear(vdim, d_model, bias=bias)
         self.W_O = nn.Linear(d_model, d_model, bias=bias)
 
-    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        B, n, _ = x.shape
-        return x.view(B, n, self.n_heads, self.d_k).transpose(1, 2)  # (B, n, d) -> (B, h, n, d_k)
+    def _check_inputs(self, query, key, value) -> None:
+        for name, t, width, doc in (
+            ("query", query, self.d_model, "d_model"),
+            ("key", key, self.kdim, "kdim"),
+            ("value", value, self.vdim, "vdim"),
+        ):
+            if doc != "d_model" and width == self.d_model:
+                doc = "d_model"  # self-attention, or cross-attention of the same width
+            check_tensor(t, name, dim=3, last=width, shape_doc=f"(B, n, {doc})")
+        if key.shape[:2] != value.shape[:2] or query.shape[0] != key.shape[0]:
+            raise ValueError(
+                f"query (B, n_q, d), key and value (B, n_k, d) must agree on B and n_k, got "
+                f"{tuple(query.shape)}, {tuple(key.shape)} and {tuple(value.shape)}"
+            )
 
     def forward(
         self,
@@ -136,37 +226,15 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         key = query if key is None else key
         value = key if value is None else value
-        for name, t, width, doc in (("query", query, self.d_model, "d_model"),
-                                    ("key", key, self.kdim, "kdim"),
-                                    ("value", value, self.vdim, "vdim")):
-            if doc != "d_model" and width == self.d_model:
-                doc = "d_model"  # self-attention, or cross-attention of the same width
-            check_tensor(t, name, dim=3, last=width, shape_doc=f"(B, n, {doc})")
-        if key.shape[:2] != value.shape[:2] or query.shape[0] != key.shape[0]:
-            raise ValueError(
-                f"query (B, n_q, d), key and value (B, n_k, d) must agree on B and n_k, got "
-                f"{tuple(query.shape)}, {tuple(key.shape)} and {tuple(value.shape)}"
-            )
-        q = self._split_heads(self.W_Q(query))  # (B, h, n_q, d_k)
-        k = self._split_heads(self.W_K(key))  # (B, h, n_k, d_k)
-        v = self._split_heads(self.W_V(value))  # (B, h, n_k, d_k)
-        if need_weights:
-            heads, weights = scaled_dot_product_attention(q, k, v, mask)
-        else:
-            if mask is not None:
-                _check_mask(mask, q.shape[-2], k.shape[-2], q.shape[:-2])
-            heads, weights = (
-                F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
-                None,
-            )
-        B, _, n_q, _ = heads.shape
-        concat = heads.transpose(1, 2).reshape(
-            B, n_q, self.d_model
-        )  # (B, h, n_q, d_k) -> (B, n_q, h*d_k)
-        return self.W_O(concat), weights
+        self._check_inputs(query, key, value)
+        q = split_heads(self.W_Q(query), self.n_heads)  # (B, h, n_q, d_k)
+        k = split_heads(self.W_K(key), self.n_heads)  # (B, h, n_k, d_k)
+        v = split_heads(self.W_V(value), self.n_heads)  # (B, h, n_k, d_k)
+        heads, weights = attend(q, k, v, mask, need_weights)
+        return self.W_O(merge_heads(heads)), weights
 
     @classmethod
-    def from_torch(cls, mha: nn.MultiheadAttention) -> "MultiHeadAttention":
+    def from_torch(cls, mha: nn.MultiheadAttention) -> MultiHeadAttention:
         """Copy the weights of a torch.nn.MultiheadAttention (batch_first or not, kdim and
         vdim its own or not)."""
         if not isinstance(mha, nn.MultiheadAttention):
@@ -187,7 +255,8 @@ class MultiHeadAttention(nn.Module):
         w = weights[0]
         # in the source's dtype before copying: a float32 detour would round float64 weights
         ours = cls(d, mha.num_heads, bias=bias, kdim=mha.kdim, vdim=mha.vdim).to(
-            device=w.device, dtype=w.dtype)
+            device=w.device, dtype=w.dtype
+        )
         with torch.no_grad():
             for i, (lin, weight) in enumerate(zip((ours.W_Q, ours.W_K, ours.W_V), weights)):
                 lin.weight.copy_(weight)

@@ -25,8 +25,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._checks import check_heads, check_int, check_tensor
+from ._checks import check_heads, check_int, check_tensor, check_token_ids
 from ._hf import rename_key
+from .attention import causal_mask, check_attn_implementation, padding_mask
 from .transformer import Transformer, check_activation
 from .vit import ViT, ViTConfig
 
@@ -46,12 +47,14 @@ class CLIPTextConfig:
     # None: pool at the largest token id, OpenAI's rule (end-of-text is the last id of the
     # vocabulary). An int: pool at the first position holding that id.
     eos_token_id: int | None = None
+    attn_implementation: str = "sdpa"  # or "eager", whose attention modules return the weights
 
     def __post_init__(self):
         for name in ("vocab_size", "context_length", "width", "depth", "n_heads"):
             check_int(getattr(self, name), name)
         check_heads(self.width, self.n_heads)
         check_activation(self.activation)
+        check_attn_implementation(self.attn_implementation)
 
     @property
     def mlp_dim(self) -> int:
@@ -78,22 +81,22 @@ class CLIPConfig:
                 f"CLIP's vision tower has ln_pre=True and no head (n_classes=0), got "
                 f"ln_pre={self.vision.ln_pre}, n_classes={self.vision.n_classes}"
             )
-        if not isinstance(self.embed_dim, int) or self.embed_dim < 1:
-            raise ValueError(f"embed_dim must be a positive integer, got {self.embed_dim!r}")
+        check_int(self.embed_dim, "embed_dim")
 
     @classmethod
-    def vit_b32(cls) -> "CLIPConfig":
+    def vit_b32(cls) -> CLIPConfig:
         """openai/clip-vit-base-patch32: 151,277,313 parameters."""
         return cls(vision=_clip_vision(patch_size=32))
 
     @classmethod
-    def vit_b16(cls) -> "CLIPConfig":
+    def vit_b16(cls) -> CLIPConfig:
         """openai/clip-vit-base-patch16: 149,620,737 parameters."""
         return cls(vision=_clip_vision(patch_size=16))
 
     @classmethod
-    def tiny(cls, vocab_size: int = 256, context_length: int = 32) -> "CLIPConfig":
-        """The book's CLIP for 32 x 32 scene images: 16 patches of 8 x 8, width 64, two blocks per tower."""
+    def tiny(cls, vocab_size: int = 256, context_length: int = 32) -> CLIPConfig:
+        """The book's CLIP for 32 x 32 scene images: 16 patches of 8 x 8, width 64, two
+        blocks per tower."""
         vision = _clip_vision(image_size=32, patch_size=8, width=64, depth=2, n_heads=4)
         text = CLIPTextConfig(
             vocab_size=vocab_size, context_length=context_length, width=64, depth=2, n_heads=4
@@ -119,29 +122,19 @@ class TextTransformer(nn.Module):
         self.token_embed = nn.Embedding(c.vocab_size, c.width)
         self.pos_embed = nn.Parameter(torch.empty(c.context_length, c.width))
         self.transformer = Transformer(
-            c.width, c.depth, c.n_heads, c.mlp_dim, c.activation, c.ln_eps
+            c.width, c.depth, c.n_heads, c.mlp_dim, c.activation, c.ln_eps, c.attn_implementation
         )
         self.ln_final = nn.LayerNorm(c.width, eps=c.ln_eps)
-        # True below and on the diagonal: token i reads tokens 0..i, never the future
-        causal = torch.ones(c.context_length, c.context_length, dtype=torch.bool).tril()
-        self.register_buffer("causal_mask", causal, persistent=False)
         nn.init.normal_(self.token_embed.weight, std=0.02)
         nn.init.normal_(self.pos_embed, std=0.01)
 
     def _check(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> None:
         c = self.config
-        check_tensor(input_ids, "input_ids", dim=2, shape_doc="(B, T)", floating=False)
-        if input_ids.is_floating_point() or input_ids.dtype == torch.bool:
-            raise TypeError(f"input_ids must be an integer tensor, got dtype {input_ids.dtype}")
+        check_token_ids(input_ids, "input_ids", c.vocab_size)
         if input_ids.shape[1] > c.context_length:
             raise ValueError(
                 f"text is longer than the context: at most {c.context_length} tokens, "
                 f"got {input_ids.shape[1]}"
-            )
-        if input_ids.numel() and (input_ids.min() < 0 or input_ids.max() >= c.vocab_size):
-            raise ValueError(
-                f"input_ids must lie in [0, {c.vocab_size}), got values in "
-                f"[{int(input_ids.min())}, {int(input_ids.max())}]"
             )
         if attention_mask is not None:
             check_tensor(
@@ -172,17 +165,15 @@ class TextTransformer(nn.Module):
         self._check(input_ids, attention_mask)
         B, T = input_ids.shape
         x = self.token_embed(input_ids) + self.pos_embed[:T]  # (B, T) -> (B, T, D)
-        mask = self.causal_mask[:T, :T]  # (T, T), broadcast over batch and heads
+        # token i reads tokens 0..i, never the future; (T, T), broadcast over batch and heads
+        mask = causal_mask(T, x.device)
         if attention_mask is not None:
-            # padding keys are hidden as well: (B, T) -> (B, 1, 1, T), & (T, T) -> (B, 1, T, T)
-            mask = mask & attention_mask.bool()[:, None, None, :]
+            mask = mask & padding_mask(attention_mask)  # padding keys hidden too: (B, 1, T, T)
         x = self.transformer(x, mask=mask)
-        x = x[
-            torch.arange(B, device=x.device), self.pool_positions(input_ids)
-        ]  # (B, T, D) -> (B, D)
-        return self.ln_final(
-            x
-        )  # LayerNorm acts on each token alone: normalising the pooled one is enough
+        # each text's end-of-text token: (B, T, D) -> (B, D)
+        x = x[torch.arange(B, device=x.device), self.pool_positions(input_ids)]
+        # LayerNorm acts on each token alone: normalising the pooled one is enough
+        return self.ln_final(x)
 
 
 class CLIP(nn.Module):
@@ -233,7 +224,7 @@ class CLIP(nn.Module):
         self.logit_scale.clamp_(0, math.log(max_scale))
 
     @classmethod
-    def from_hf(cls, model) -> "CLIP":
+    def from_hf(cls, model) -> CLIP:
         """Copy a transformers.CLIPModel: same embeddings and logits to float precision."""
         from transformers import CLIPModel
 
@@ -241,18 +232,12 @@ class CLIP(nn.Module):
             raise TypeError(f"expected a transformers.CLIPModel, got {type(model).__name__}")
         hf = model.config
         t = hf.text_config
-        _check_hf_tower(t, "text_config")
         text = CLIPTextConfig(
             vocab_size=t.vocab_size,
             context_length=t.max_position_embeddings,
-            width=t.hidden_size,
-            depth=t.num_hidden_layers,
-            n_heads=t.num_attention_heads,
-            mlp_ratio=t.intermediate_size / t.hidden_size,
-            activation=t.hidden_act,
-            ln_eps=t.layer_norm_eps,
             # Hugging Face keeps OpenAI's largest-id rule for configs whose eos_token_id is 2
             eos_token_id=None if t.eos_token_id == 2 else t.eos_token_id,
+            **_tower_from_hf(t, "text_config"),
         )
         config = CLIPConfig(
             vision=_vision_config_from_hf(hf.vision_config), text=text, embed_dim=hf.projection_dim
@@ -273,6 +258,18 @@ def clip_loss(
     1 / tau = exp(t) (a Python number or a 0-d tensor), not t itself. Returns a 0-d tensor:
     the mean of the image-to-text and text-to-image cross-entropies.
     """
+    _check_loss_inputs(image_features, text_features, logit_scale)
+    I_e = F.normalize(image_features, dim=-1)
+    T_e = F.normalize(text_features, dim=-1)
+    logits_per_image = logit_scale * I_e @ T_e.T  # (B, B): row i scores image i against every text
+    labels = torch.arange(logits_per_image.shape[0], device=logits_per_image.device)
+    # image-to-text over the rows, text-to-image over the columns
+    return (
+        F.cross_entropy(logits_per_image, labels) + F.cross_entropy(logits_per_image.T, labels)
+    ) / 2
+
+
+def _check_loss_inputs(image_features, text_features, logit_scale) -> None:
     check_tensor(image_features, "image_features", dim=2, shape_doc="(B, d_e)")
     check_tensor(text_features, "text_features", dim=2, shape_doc="(B, d_e)")
     if image_features.shape != text_features.shape:
@@ -290,13 +287,6 @@ def clip_loss(
         raise TypeError(
             f"logit_scale must be a number or a scalar tensor, got {type(logit_scale).__name__}"
         )
-    I_e = F.normalize(image_features, dim=-1)
-    T_e = F.normalize(text_features, dim=-1)
-    logits_per_image = logit_scale * I_e @ T_e.T  # (B, B): row i scores image i against every text
-    labels = torch.arange(logits_per_image.shape[0], device=logits_per_image.device)
-    return (
-        F.cross_entropy(logits_per_image, labels) + F.cross_entropy(logits_per_image.T, labels)
-    ) / 2
 
 
 def vision_from_hf(model) -> ViT:
@@ -315,25 +305,28 @@ def vision_from_hf(model) -> ViT:
     return ours
 
 
-def _check_hf_tower(cfg, name: str) -> None:
+def _tower_from_hf(cfg, name: str) -> dict:
+    """What both towers read alike from a Hugging Face CLIP tower config."""
     if cfg.hidden_act not in ("gelu", "quick_gelu"):
         raise ValueError(
             f"{name}.hidden_act must be 'gelu' or 'quick_gelu', got {cfg.hidden_act!r}"
         )
+    return dict(
+        width=cfg.hidden_size,
+        depth=cfg.num_hidden_layers,
+        n_heads=cfg.num_attention_heads,
+        mlp_ratio=cfg.intermediate_size / cfg.hidden_size,
+        activation=cfg.hidden_act,
+        ln_eps=cfg.layer_norm_eps,
+    )
 
 
 def _vision_config_from_hf(v) -> ViTConfig:
-    _check_hf_tower(v, "vision_config")
     return _clip_vision(
         image_size=v.image_size,
         patch_size=v.patch_size,
         in_channels=v.num_channels,
-        width=v.hidden_size,
-        depth=v.num_hidden_layers,
-        n_heads=v.num_attention_heads,
-        mlp_ratio=v.intermediate_size / v.hidden_size,
-        activation=v.hidden_act,
-        ln_eps=v.layer_norm_eps,
+        **_tower_from_hf(v, "vision_config"),
     )
 
 

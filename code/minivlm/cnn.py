@@ -42,6 +42,30 @@ def output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0) 
     return (size + 2 * padding - kernel_size) // stride + 1
 
 
+def _check_conv(x, weight, bias, stride, padding) -> tuple[int, int, int, int]:
+    """conv2d's inputs checked; returns (s_h, s_w, p_h, p_w)."""
+    check_tensor(x, "x", dim=(3, 4), shape_doc="(N, C, H, W) or (C, H, W)")
+    check_tensor(weight, "weight", dim=4, shape_doc="(D, C, k_h, k_w)")
+    D, C, k_h, k_w = weight.shape
+    if x.shape[-3] != C:
+        raise ValueError(
+            f"x has {x.shape[-3]} channels but weight (D, C, k_h, k_w) = "
+            f"{tuple(weight.shape)} expects C={C}"
+        )
+    if bias is not None:
+        check_tensor(bias, "bias", dim=1)
+        if bias.shape[0] != D:
+            raise ValueError(
+                f"bias must have shape ({D},) to match weight, got {tuple(bias.shape)}"
+            )
+    s_h, s_w = pair(stride, "stride", 1)
+    p_h, p_w = pair(padding, "padding", 0)
+    H, W = x.shape[-2] + 2 * p_h, x.shape[-1] + 2 * p_w
+    if output_size(H, k_h, s_h) < 1 or output_size(W, k_w, s_w) < 1:
+        raise ValueError(f"the {k_h}x{k_w} kernel does not fit in the padded {H}x{W} input")
+    return s_h, s_w, p_h, p_w
+
+
 def conv2d(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -54,38 +78,20 @@ def conv2d(
     x: (N, C, H, W) or unbatched (C, H, W); weight: (D, C, k_h, k_w); bias: (D,).
     Returns (N, D, H_out, W_out) (or (D, H_out, W_out)).
     """
-    check_tensor(x, "x", dim=(3, 4), shape_doc="(N, C, H, W) or (C, H, W)")
-    check_tensor(weight, "weight", dim=4, shape_doc="(D, C, k_h, k_w)")
+    s_h, s_w, p_h, p_w = _check_conv(x, weight, bias, stride, padding)
     unbatched = x.dim() == 3
     if unbatched:
         x = x.unsqueeze(0)  # (C, H, W) -> (1, C, H, W)
     D, C, k_h, k_w = weight.shape
-    if x.shape[1] != C:
-        raise ValueError(
-            f"x has {x.shape[1]} channels but weight (D, C, k_h, k_w) = "
-            f"{tuple(weight.shape)} expects C={C}"
-        )
-    if bias is not None:
-        check_tensor(bias, "bias", dim=1)
-        if bias.shape[0] != D:
-            raise ValueError(
-                f"bias must have shape ({D},) to match weight, got {tuple(bias.shape)}"
-            )
-    s_h, s_w = pair(stride, "stride", 1)
-    p_h, p_w = pair(padding, "padding", 0)
     x = torch.nn.functional.pad(x, (p_w, p_w, p_h, p_h))  # zero padding on all four sides
-    H, W = x.shape[-2:]
-    H_out, W_out = output_size(H, k_h, s_h), output_size(W, k_w, s_w)
-    if H_out < 1 or W_out < 1:
-        raise ValueError(f"the {k_h}x{k_w} kernel does not fit in the padded {H}x{W} input")
+    H_out, W_out = output_size(x.shape[-2], k_h, s_h), output_size(x.shape[-1], k_w, s_w)
     Y = x.new_zeros(x.shape[0], D, H_out, W_out)
     # The sums over m and n are loops over kernel offsets; the sum over c is the einsum.
     # X[i + m, j + n] for every output (i, j) at once is a strided slice of x.
     for m in range(k_h):
         for n in range(k_w):
-            X_mn = x[
-                :, :, m : m + s_h * H_out : s_h, n : n + s_w * W_out : s_w
-            ]  # (N, C, H_out, W_out)
+            # (N, C, H_out, W_out)
+            X_mn = x[:, :, m : m + s_h * H_out : s_h, n : n + s_w * W_out : s_w]
             Y = Y + torch.einsum("nchw,dc->ndhw", X_mn, weight[:, :, m, n])
     if bias is not None:
         Y = Y + bias.view(1, D, 1, 1)  # (D,) -> (1, D, 1, 1), one b_d per output channel
@@ -124,7 +130,7 @@ def receptive_field(layers: list[Layer]) -> list[int]:
     With jump j_l = s_1 ... s_l (input pixels between neighbouring units of layer l),
     r_l = r_{l-1} + (k_l - 1) j_{l-1}, starting from r_0 = 1 and j_0 = 1.
     """
-    if not isinstance(layers, (list, tuple)) or not all(isinstance(l, Layer) for l in layers):
+    if not isinstance(layers, (list, tuple)) or not all(isinstance(x, Layer) for x in layers):
         raise TypeError(f"layers must be a list of minivlm.cnn.Layer, got {layers!r}")
     r, j, fields = 1, 1, []
     for layer in layers:

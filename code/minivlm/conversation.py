@@ -49,9 +49,7 @@ def segments(
                 f"{'has' if i else 'lacks'} it"
             )
     if len(turns) % 2:
-        raise ValueError(
-            f"a conversation ends with the assistant's answer, got {len(turns)} turns"
-        )
+        raise ValueError(f"a conversation ends with the assistant's answer, got {len(turns)} turns")
     pieces = [(system + stop, False)]
     for turn in turns:
         role = ROLES[turn["from"]]

@@ -27,11 +27,20 @@ COLOURS = {
 
 
 def _box(ax, x, y, w, h, colour, text="", fontsize=8, hatch=None):
-    ax.add_patch(Rectangle((x, y), w, h, facecolor=colour, edgecolor="black", lw=0.6,
-                           hatch=hatch, zorder=2))
+    ax.add_patch(
+        Rectangle((x, y), w, h, facecolor=colour, edgecolor="black", lw=0.6, hatch=hatch, zorder=2)
+    )
     if text:  # on a white ground, readable over any fill or hatching
-        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=fontsize,
-                zorder=3, bbox=dict(facecolor="white", alpha=0.85, lw=0, pad=1.0))
+        ax.text(
+            x + w / 2,
+            y + h / 2,
+            text,
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            zorder=3,
+            bbox=dict(facecolor="white", alpha=0.85, lw=0, pad=1.0),
+        )
 
 
 def _bare(ax, width, height):
@@ -41,9 +50,16 @@ def _bare(ax, width, height):
     ax.axis("off")
 
 
-def sequence(ax, tokens: list[str], labels: list[int], vocab=None, image_token: str = "<image>",
-             special=("<bos>", "<eos>", "<pad>"), ignore_index: int = -100,
-             max_image: int = 3) -> dict[str, int]:
+def sequence(
+    ax,
+    tokens: list[str],
+    labels: list[int],
+    vocab=None,
+    image_token: str = "<image>",
+    special=("<bos>", "<eos>", "<pad>"),
+    ignore_index: int = -100,
+    max_image: int = 3,
+) -> dict[str, int]:
     """A training sequence, one box per position: its input token above, its label below
     ("-100" where the loss ignores it; the label's token when vocab, id -> str, is given).
     Runs of image tokens longer than max_image are drawn as max_image boxes and an ellipsis.
@@ -67,7 +83,12 @@ def sequence(ax, tokens: list[str], labels: list[int], vocab=None, image_token: 
     shown, run = [], 0
     for n, kind in enumerate(kinds):
         run = run + 1 if kind == "image" else 0
-        if kind != "image" or run <= max_image - 1 or n + 1 == len(kinds) or kinds[n + 1] != "image":
+        if (
+            kind != "image"
+            or run <= max_image - 1
+            or n + 1 == len(kinds)
+            or kinds[n + 1] != "image"
+        ):
             shown.append(n)
         elif shown[-1] != "...":
             shown.append("...")
@@ -82,20 +103,39 @@ def sequence(ax, tokens: list[str], labels: list[int], vocab=None, image_token: 
         else:
             label = vocab[labels[n]] if vocab is not None else str(labels[n])
         _box(ax, x, 1.0, 0.95, 0.9, COLOURS[kinds[n]], tokens[n], fontsize=7)
-        ax.text(x + 0.475, 0.55, label, ha="center", va="center", fontsize=6,
-                color="black" if labels[n] != ignore_index else "#555555")
+        ax.text(
+            x + 0.475,
+            0.55,
+            label,
+            ha="center",
+            va="center",
+            fontsize=6,
+            color="black" if labels[n] != ignore_index else "#555555",
+        )
         x += 1.0
     ax.text(-0.2, 1.45, "input", ha="right", va="center", fontsize=8)
     ax.text(-0.2, 0.55, "label", ha="right", va="center", fontsize=8)
     _bare(ax, x, 2.2)
     ax.set_xlim(-2.2, x)
     counts = {kind: kinds.count(kind) for kind in ("special", "text", "image", "answer")}
-    handles = [Rectangle((0, 0), 1, 1, facecolor=COLOURS[k], edgecolor="black", lw=0.6)
-               for k in counts]
-    names = {"special": "<bos>, padding", "text": "prompt", "image": "image tokens",
-             "answer": "scored by the loss"}
-    ax.legend(handles, [f"{names[k]} ({counts[k]})" for k in counts], loc="upper center",
-              bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=7, frameon=False)
+    handles = [
+        Rectangle((0, 0), 1, 1, facecolor=COLOURS[k], edgecolor="black", lw=0.6) for k in counts
+    ]
+    names = {
+        "special": "<bos>, padding",
+        "text": "prompt",
+        "image": "image tokens",
+        "answer": "scored by the loss",
+    }
+    ax.legend(
+        handles,
+        [f"{names[k]} ({counts[k]})" for k in counts],
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=4,
+        fontsize=7,
+        frameon=False,
+    )
     return counts
 
 
@@ -106,8 +146,11 @@ def stages(axes, model, parts=("vision_tower", "projector", "language_model")) -
     axes = list(axes)
     if len(axes) != 2:
         raise ValueError(f"axes must hold one Axes per stage, 2, got {len(axes)}")
-    names = {"vision_tower": "vision tower", "projector": "projector",
-             "language_model": "language model"}
+    names = {
+        "vision_tower": "vision tower",
+        "projector": "projector",
+        "language_model": "language model",
+    }
     out = {}
     for stage, ax in zip((1, 2), axes):
         trainable = {id(p) for p in model.trainable_parameters(stage)}
@@ -118,12 +161,22 @@ def stages(axes, model, parts=("vision_tower", "projector", "language_model")) -
             trained = any(id(p) in trainable for p in params)
             out[stage][part] = trained
             n = sum(p.numel() for p in params)
-            _box(ax, 3.2 * k, 0, 2.4, 1.4, COLOURS["trained" if trained else "frozen"],
-                 f"{names.get(part, part)}\n{n:,}\n{'trained' if trained else 'frozen'}",
-                 hatch=None if trained else "//")
+            _box(
+                ax,
+                3.2 * k,
+                0,
+                2.4,
+                1.4,
+                COLOURS["trained" if trained else "frozen"],
+                f"{names.get(part, part)}\n{n:,}\n{'trained' if trained else 'frozen'}",
+                hatch=None if trained else "//",
+            )
             if k:
-                ax.add_patch(FancyArrowPatch((3.2 * k - 0.8, 0.7), (3.2 * k, 0.7),
-                                             arrowstyle="->", mutation_scale=10))
+                ax.add_patch(
+                    FancyArrowPatch(
+                        (3.2 * k - 0.8, 0.7), (3.2 * k, 0.7), arrowstyle="->", mutation_scale=10
+                    )
+                )
         ax.set_title(f"stage {stage}", fontsize=9)
         _bare(ax, 3.2 * len(parts) - 0.8, 1.4)
     return out
@@ -132,11 +185,11 @@ def stages(axes, model, parts=("vision_tower", "projector", "language_model")) -
 def merge_sources(side: int, merge: int) -> list[list[int]]:
     """For each token of a patch merger over a side x side grid, the patches it concatenates,
     in the order MergeProjector concatenates them: blocks row by row, patches row by row."""
-    g = side // merge
+    m = side // merge  # blocks per side
     return [
         [(br * merge + i) * side + bc * merge + j for i in range(merge) for j in range(merge)]
-        for br in range(g)
-        for bc in range(g)
+        for br in range(m)
+        for bc in range(m)
     ]
 
 
@@ -153,8 +206,11 @@ def projector_paths(axes, n_patches: int, merge: int, n_queries: int) -> dict[st
             f"n_patches must be a square grid whose side merge divides, got n_patches="
             f"{n_patches}, merge={merge}"
         )
-    tokens = {"linear / MLP": n_patches, "patch merger": (side // merge) ** 2,
-              "Q-Former": n_queries}
+    tokens = {
+        "linear / MLP": n_patches,
+        "patch merger": (side // merge) ** 2,
+        "Q-Former": n_queries,
+    }
     for ax, (name, n_tokens) in zip(axes, tokens.items()):
         # the patch grid on the left, the tokens in a column on the right
         for r in range(side):
@@ -179,8 +235,14 @@ def projector_paths(axes, n_patches: int, merge: int, n_queries: int) -> dict[st
                 sources = range(n_patches)
             for p in sources:
                 r, c = divmod(p, side)
-                ax.plot([c + 0.9, x_tok], [side - 1 - r + 0.45, y], color="black",
-                        lw=0.3 if name == "Q-Former" else 0.6, alpha=0.5, zorder=1)
+                ax.plot(
+                    [c + 0.9, x_tok],
+                    [side - 1 - r + 0.45, y],
+                    color="black",
+                    lw=0.3 if name == "Q-Former" else 0.6,
+                    alpha=0.5,
+                    zorder=1,
+                )
         ax.set_title(f"{name}: {n_patches} patches → {n_tokens} tokens", fontsize=9)
         _bare(ax, x_tok + 1, side)
     return tokens

@@ -2,9 +2,10 @@
 
 Each of the L blocks is pre-norm, as in ViT, with three changes:
 
-    RMSNorm(x)    = x / sqrt(mean(x^2) + eps) * g          (Zhang & Sennrich, 2019): no mean, no bias
+    RMSNorm(x)    = x / sqrt(mean(x^2) + eps) * g          (Zhang & Sennrich, 2019): no mean,
+                                                           no bias
     RoPE(q, m)    = q * cos(m theta) + rotate_half(q) * sin(m theta)   (Su et al., 2021)
-    SwiGLU(x)     = (Swish(x W) * (x V)) W_2               (Shazeer, 2020)
+    SwiGLU(x)     = (Swish(x W) * (x W_up)) W_2            (Shazeer, 2020, whose V is W_up)
 
 Rotary embeddings replace the learned positions: query and key at position m are rotated by
 m * theta_i in each plane i, so q_m . k_n depends on m - n only. rotate_half pairs dimension
@@ -12,7 +13,7 @@ i with dimension i + d/2 (Hugging Face's layout), not 2i with 2i + 1 (Meta's ori
 Hugging Face checkpoints load without permuting W_Q and W_K. Attention is causal and may use
 fewer key/value heads than query heads (grouped-query attention, Ainslie et al., 2023).
 
-Input and output: forward(input_ids (B, T)) -> (logits (B, T, V), loss or None).
+Input and output: forward(input_ids (B, T)) -> (logits (B, T, vocab_size), loss or None).
 """
 
 from __future__ import annotations
@@ -23,8 +24,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._checks import check_tensor
+from ._checks import check_heads, check_int, check_tensor, check_token_ids
 from ._hf import rename_key
+from .attention import (
+    attend,
+    causal_mask,
+    check_attn_implementation,
+    merge_heads,
+    padding_mask,
+    split_heads,
+)
+from .positional import frequencies
 
 
 @dataclass
@@ -33,14 +43,15 @@ class LlamaConfig:
     width: int = 4096  # D, hidden_size in Hugging Face
     depth: int = 32  # L
     n_heads: int = 32  # query heads h
-    n_kv_heads: int | None = (
-        None  # key/value heads; None: = n_heads; fewer: grouped-query attention
-    )
+    n_kv_heads: int | None = None  # key/value heads; None: = n_heads; fewer: grouped-query
+
     intermediate_size: int = 11008  # width of the SwiGLU hidden layer
     max_seq_len: int = 4096  # the longest input forward accepts
     rope_theta: float = 10000.0  # the base of theta_i = base^(-2i/d)
     rms_norm_eps: float = 1e-5
     tie_embeddings: bool = False  # lm_head shares the token embedding matrix
+    # "sdpa": PyTorch's fused kernel; "eager": the package's attention, which returns the weights
+    attn_implementation: str = "sdpa"
 
     def __post_init__(self):
         if self.n_kv_heads is None:
@@ -54,25 +65,25 @@ class LlamaConfig:
             "intermediate_size",
             "max_seq_len",
         ):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.width % self.n_heads or self.n_heads % self.n_kv_heads:
+            check_int(getattr(self, name), name)
+        check_heads(self.width, self.n_heads)
+        if self.n_heads % self.n_kv_heads:
             raise ValueError(
-                f"width must be divisible by n_heads and n_heads by n_kv_heads, got width={self.width}, "
+                f"width must be divisible by n_heads and n_heads by n_kv_heads, got "
                 f"n_heads={self.n_heads}, n_kv_heads={self.n_kv_heads}"
             )
-        if (self.width // self.n_heads) % 2:
+        if self.head_dim % 2:
             raise ValueError(
-                f"the head width must be even for rotary embeddings, got {self.width // self.n_heads}"
+                f"the head width must be even for rotary embeddings, got {self.head_dim}"
             )
+        check_attn_implementation(self.attn_implementation)
 
     @property
     def head_dim(self) -> int:
         return self.width // self.n_heads
 
     @classmethod
-    def tiny(cls, vocab_size: int = 256, **kw) -> "LlamaConfig":
+    def tiny(cls, vocab_size: int = 256, **kw) -> LlamaConfig:
         """The book's language model: 4 blocks of width 128, 4 query and 2 key/value heads."""
         base = dict(
             width=128, depth=4, n_heads=4, n_kv_heads=2, intermediate_size=344, max_seq_len=256
@@ -80,16 +91,43 @@ class LlamaConfig:
         return cls(**{"vocab_size": vocab_size, **base, **kw})
 
     @classmethod
-    def tinyllama_1b(cls) -> "LlamaConfig":
+    def tinyllama_1b(cls) -> LlamaConfig:
         """TinyLlama-1.1B (Zhang et al., 2024): 1,100,048,384 parameters."""
         return cls(
             width=2048, depth=22, n_heads=32, n_kv_heads=4, intermediate_size=5632, max_seq_len=2048
         )
 
     @classmethod
-    def llama2_7b(cls) -> "LlamaConfig":
+    def llama2_7b(cls) -> LlamaConfig:
         """Llama 2 7B (Touvron et al., 2023): 6,738,415,616 parameters."""
         return cls()
+
+
+def next_token_loss(
+    logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = -100, per_row: bool = False
+) -> torch.Tensor:
+    """The causal language-modelling loss: logit t predicts label t + 1.
+
+    logits (B, T, V), labels (B, T) with ignore_index where no loss is wanted. Returns the mean
+    cross-entropy over every labelled token of the batch (a 0-d tensor, Hugging Face's
+    reduction), or with per_row each row's mean over its own labelled tokens, (B,).
+    """
+    check_tensor(logits, "logits", dim=3, shape_doc="(B, T, V)")
+    B, T, V = logits.shape
+    check_token_ids(labels, "labels", V, ignore_index)
+    if labels.shape != (B, T):
+        raise ValueError(f"labels must be (B, T) = {(B, T)}, got {tuple(labels.shape)}")
+    # drop the last logit and the first label; float32 even for a float16 model
+    nll = F.cross_entropy(
+        logits[:, :-1].float().reshape(-1, V),  # (B, T-1, V) -> (B (T-1), V)
+        labels[:, 1:].reshape(-1),  # (B, T-1) -> (B (T-1),)
+        ignore_index=ignore_index,
+        reduction="none" if per_row else "mean",
+    )
+    if not per_row:
+        return nll
+    counted = labels[:, 1:] != ignore_index  # (B, T-1); ignored positions have nll 0
+    return nll.view(B, T - 1).sum(1) / counted.sum(1)  # (B (T-1),) -> (B, T-1) -> (B,)
 
 
 class RMSNorm(nn.Module):
@@ -106,7 +144,8 @@ class RMSNorm(nn.Module):
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    """(x_1, x_2) -> (-x_2, x_1) on the two halves of the last dimension: a 90-degree turn in each plane."""
+    """(x_1, x_2) -> (-x_2, x_1) on the two halves of the last dimension: a 90-degree turn in
+    each plane."""
     x_1, x_2 = x.chunk(2, dim=-1)
     return torch.cat((-x_2, x_1), dim=-1)
 
@@ -116,10 +155,9 @@ class RotaryEmbedding(nn.Module):
 
     def __init__(self, head_dim: int, theta: float):
         super().__init__()
-        # theta_i = theta^(-2i/d), i = 0..d/2-1: from one turn per token down to one per ~theta tokens
-        inv_freq = 1.0 / (
-            theta ** (torch.arange(0, head_dim, 2, dtype=torch.float) / head_dim)
-        )  # (d/2,)
+        # theta_i = theta^(-2i/d): from one turn per token down to one per ~theta tokens, the
+        # frequencies of the sinusoidal encoding (minivlm.positional) with theta as the base
+        inv_freq = frequencies(head_dim, theta, dtype=torch.float32)  # (d/2,)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
     def forward(
@@ -130,12 +168,17 @@ class RotaryEmbedding(nn.Module):
         return angles.cos().to(dtype), angles.sin().to(dtype)
 
 
-class Attention(nn.Module):
-    """Causal self-attention with rotary positions and h_kv <= h key/value heads."""
+class GroupedQueryAttention(nn.Module):
+    """Causal self-attention with rotary positions and h_kv <= h key/value heads.
+
+    forward(x (B, T, D), cos, sin, mask) -> (output (B, T, D), weights (B, h, T, T) or None):
+    the weights with attn_implementation="eager", as minivlm.attention.MultiHeadAttention.
+    """
 
     def __init__(self, c: LlamaConfig):
         super().__init__()
         self.h, self.h_kv, self.d = c.n_heads, c.n_kv_heads, c.head_dim
+        self.need_weights = c.attn_implementation == "eager"
         self.W_Q = nn.Linear(c.width, self.h * self.d, bias=False)
         self.W_K = nn.Linear(c.width, self.h_kv * self.d, bias=False)
         self.W_V = nn.Linear(c.width, self.h_kv * self.d, bias=False)
@@ -143,15 +186,10 @@ class Attention(nn.Module):
 
     def forward(
         self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor | None
-    ) -> torch.Tensor:
-        B, T, _ = x.shape
-        q = self.W_Q(x).view(B, T, self.h, self.d).transpose(1, 2)  # (B, T, h d) -> (B, h, T, d)
-        k = (
-            self.W_K(x).view(B, T, self.h_kv, self.d).transpose(1, 2)
-        )  # (B, T, h_kv d) -> (B, h_kv, T, d)
-        v = (
-            self.W_V(x).view(B, T, self.h_kv, self.d).transpose(1, 2)
-        )  # (B, T, h_kv d) -> (B, h_kv, T, d)
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        q = split_heads(self.W_Q(x), self.h)  # (B, T, h d) -> (B, h, T, d)
+        k = split_heads(self.W_K(x), self.h_kv)  # (B, T, h_kv d) -> (B, h_kv, T, d)
+        v = split_heads(self.W_V(x), self.h_kv)  # (B, T, h_kv d) -> (B, h_kv, T, d)
         cos, sin = cos[:, None], sin[:, None]  # (B, T, d) -> (B, 1, T, d), shared by the heads
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
@@ -159,38 +197,36 @@ class Attention(nn.Module):
             # each key/value head serves h / h_kv consecutive query heads
             k = k.repeat_interleave(self.h // self.h_kv, dim=1)  # (B, h_kv, T, d) -> (B, h, T, d)
             v = v.repeat_interleave(self.h // self.h_kv, dim=1)  # (B, h_kv, T, d) -> (B, h, T, d)
-        if mask is None:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        return self.W_O(
-            y.transpose(1, 2).reshape(B, T, self.h * self.d)
-        )  # (B, h, T, d) -> (B, T, h d)
+        y, weights = attend(q, k, v, mask, self.need_weights, is_causal=True)
+        return self.W_O(merge_heads(y)), weights  # (B, h, T, d) -> (B, T, h d) -> (B, T, D)
 
 
-class MLP(nn.Module):
-    """SwiGLU: (SiLU(x W) * (x V)) W_2; W, V, W_2 are Hugging Face's gate_proj, up_proj, down_proj."""
+class SwiGLU(nn.Module):
+    """(SiLU(x W) * (x W_up)) W_2 (Shazeer, 2020, whose V is W_up here);
+    W, W_up, W_2 are Hugging Face's gate_proj, up_proj, down_proj."""
 
     def __init__(self, c: LlamaConfig):
         super().__init__()
         self.W = nn.Linear(c.width, c.intermediate_size, bias=False)
-        self.V = nn.Linear(c.width, c.intermediate_size, bias=False)
+        self.W_up = nn.Linear(c.width, c.intermediate_size, bias=False)
         self.W_2 = nn.Linear(c.intermediate_size, c.width, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.W_2(F.silu(self.W(x)) * self.V(x))
+        return self.W_2(F.silu(self.W(x)) * self.W_up(x))
 
 
-class Block(nn.Module):
+class DecoderBlock(nn.Module):
+    """x + attn(RMSNorm(x)), then + SwiGLU(RMSNorm(x)): (B, T, D) -> (B, T, D)."""
+
     def __init__(self, c: LlamaConfig):
         super().__init__()
         self.attn_norm = RMSNorm(c.width, c.rms_norm_eps)
-        self.attn = Attention(c)
+        self.attn = GroupedQueryAttention(c)
         self.mlp_norm = RMSNorm(c.width, c.rms_norm_eps)
-        self.mlp = MLP(c)
+        self.mlp = SwiGLU(c)
 
     def forward(self, x, cos, sin, mask):
-        x = x + self.attn(self.attn_norm(x), cos, sin, mask)
+        x = x + self.attn(self.attn_norm(x), cos, sin, mask)[0]
         return x + self.mlp(self.mlp_norm(x))
 
 
@@ -215,30 +251,15 @@ class Llama(nn.Module):
         self.config = c = config
         self.embed = nn.Embedding(c.vocab_size, c.width)
         self.rope = RotaryEmbedding(c.head_dim, c.rope_theta)
-        self.layers = nn.ModuleList(Block(c) for _ in range(c.depth))
+        self.layers = nn.ModuleList(DecoderBlock(c) for _ in range(c.depth))
         self.norm = RMSNorm(c.width, c.rms_norm_eps)
         self.lm_head = nn.Linear(c.width, c.vocab_size, bias=False)
         for module in self.modules():
             if isinstance(module, (nn.Linear, nn.Embedding)):
                 nn.init.normal_(module.weight, std=0.02)
         if c.tie_embeddings:
-            self.lm_head.weight = (
-                self.embed.weight
-            )  # one (V, D) matrix reads tokens in and writes them out
-
-    def _check_ids(self, t: torch.Tensor, name: str, allow_ignore: bool = False) -> None:
-        check_tensor(t, name, dim=2, shape_doc="(B, T)", floating=False)
-        if t.is_floating_point() or t.dtype == torch.bool:
-            raise TypeError(f"{name} must be an integer tensor, got dtype {t.dtype}")
-        V = self.config.vocab_size
-        valid = (t >= 0) & (t < V)
-        if allow_ignore:
-            valid |= t == -100
-        if not bool(valid.all()):
-            bad = t[~valid][:5].tolist()
-            raise ValueError(
-                f"{name} must lie in [0, {V}){' or be -100' if allow_ignore else ''}, got {bad}"
-            )
+            # one (vocab_size, D) matrix reads tokens in and writes them out
+            self.lm_head.weight = self.embed.weight
 
     def forward(
         self,
@@ -252,7 +273,7 @@ class Llama(nn.Module):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("give exactly one of input_ids (B, T) and inputs_embeds (B, T, D)")
         if input_ids is not None:
-            self._check_ids(input_ids, "input_ids")
+            check_token_ids(input_ids, "input_ids", c.vocab_size)
             x = self.embed(input_ids)  # (B, T) -> (B, T, D)
         else:
             check_tensor(inputs_embeds, "inputs_embeds", dim=3, last=c.width, shape_doc="(B, T, D)")
@@ -264,43 +285,47 @@ class Llama(nn.Module):
             )
 
         if position_ids is None:
-            position_ids = torch.arange(T, device=x.device)[
-                None
-            ]  # (1, T), broadcast over the batch
+            position_ids = torch.arange(T, device=x.device)[None]  # (1, T), for every row
         elif position_ids.shape not in {(B, T), (1, T)}:
             raise ValueError(
                 f"position_ids must be (B, T) = {(B, T)} or (1, T), got {tuple(position_ids.shape)}"
             )
         cos, sin = self.rope(position_ids, x.dtype)
 
-        mask = None  # None: the fused kernel's own causal mask
+        mask = None  # None: causal, which the fused kernel applies without building the mask
         if attention_mask is not None:
             if tuple(attention_mask.shape) != (B, T):
                 raise ValueError(
                     f"attention_mask must be (B, T) = {(B, T)}, got {tuple(attention_mask.shape)}"
                 )
-            causal = torch.ones(
-                T, T, dtype=torch.bool, device=x.device
-            ).tril()  # (T, T), True = may attend
-            # (B, T) -> (B, 1, 1, T) & (T, T) -> (B, 1, T, T); a row with no key left (a left pad) gives 0
-            mask = causal & attention_mask.bool()[:, None, None, :]
+            # (T, T) & (B, 1, 1, T) -> (B, 1, T, T); a row with no key left (a left pad) gives 0
+            mask = causal_mask(T, x.device) & padding_mask(attention_mask)
 
         for layer in self.layers:
             x = layer(x, cos, sin, mask)
         logits = self.lm_head(self.norm(x))  # (B, T, D) -> (B, T, V)
 
-        loss = None
-        if labels is not None:
-            self._check_ids(labels, "labels", allow_ignore=True)
-            if labels.shape != (B, T):
-                raise ValueError(f"labels must be (B, T) = {(B, T)}, got {tuple(labels.shape)}")
-            # logit t predicts token t + 1: drop the last logit and the first label
-            loss = F.cross_entropy(
-                logits[:, :-1].float().reshape(-1, c.vocab_size),  # (B, T-1, V) -> (B (T-1), V)
-                labels[:, 1:].reshape(-1),  # (B, T-1) -> (B (T-1),)
-                ignore_index=-100,
-            )
+        loss = None if labels is None else next_token_loss(logits, labels)
         return logits, loss
+
+    def _check_generate(
+        self, input_ids, inputs_embeds, attention_mask, max_new_tokens, temperature
+    ) -> None:
+        check_int(max_new_tokens, "max_new_tokens", minimum=0)
+        if not isinstance(temperature, (int, float)) or temperature < 0:
+            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("give exactly one of input_ids (B, T) and inputs_embeds (B, T, D)")
+        B, T = (input_ids if input_ids is not None else inputs_embeds).shape[:2]
+        if T + max_new_tokens > self.config.max_seq_len:
+            raise ValueError(
+                f"prompt plus new tokens must fit the context of {self.config.max_seq_len}, "
+                f"got {T} + {max_new_tokens}"
+            )
+        if attention_mask is not None and tuple(attention_mask.shape) != (B, T):
+            raise ValueError(
+                f"attention_mask must be (B, T) = {(B, T)}, got {tuple(attention_mask.shape)}"
+            )
 
     @torch.no_grad()
     def generate(
@@ -328,27 +353,13 @@ class Llama(nn.Module):
         cache): simpler, and cheap at this book's sequence lengths. A torch.Generator makes
         sampling reproducible.
         """
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
-        if not isinstance(temperature, (int, float)) or temperature < 0:
-            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+        prompt = input_ids if input_ids is not None else inputs_embeds
+        self._check_generate(input_ids, inputs_embeds, attention_mask, max_new_tokens, temperature)
+        B, T = prompt.shape[:2]
         eos = eos_token_id
         pad = eos if pad_token_id is None else pad_token_id
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("give exactly one of input_ids (B, T) and inputs_embeds (B, T, D)")
-        prompt = input_ids if input_ids is not None else inputs_embeds
-        B, T = prompt.shape[:2]
-        if T + max_new_tokens > self.config.max_seq_len:
-            raise ValueError(
-                f"prompt plus new tokens must fit the context of {self.config.max_seq_len}, "
-                f"got {T} + {max_new_tokens}"
-            )
         positions = None  # None: 0..T-1
         if attention_mask is not None:
-            if tuple(attention_mask.shape) != (B, T):
-                raise ValueError(
-                    f"attention_mask must be (B, T) = {(B, T)}, got {tuple(attention_mask.shape)}"
-                )
             # a token's position is the number of real tokens before it; pads sit at 0
             positions = (attention_mask.long().cumsum(-1) - 1).masked_fill(attention_mask == 0, 0)
         new = torch.empty(B, 0, dtype=torch.long, device=prompt.device)
@@ -368,9 +379,8 @@ class Llama(nn.Module):
                 token = logits.argmax(dim=-1)
             else:
                 probs = (logits / temperature).softmax(dim=-1)
-                token = torch.multinomial(probs, 1, generator=generator).squeeze(
-                    1
-                )  # (B, 1) -> (B,)
+                # (B, 1) -> (B,)
+                token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
             if eos is not None:
                 token = torch.where(finished, torch.full_like(token, pad), token)
                 finished |= token == eos
@@ -385,7 +395,7 @@ class Llama(nn.Module):
         return torch.cat([input_ids, new], dim=1) if input_ids is not None else new
 
     @classmethod
-    def from_hf(cls, model) -> "Llama":
+    def from_hf(cls, model) -> Llama:
         """Copy a transformers.LlamaForCausalLM: same logits and loss to float precision."""
         from transformers import LlamaForCausalLM
 
@@ -441,7 +451,7 @@ _RENAMES = [
     (".self_attn.v_proj", ".attn.W_V"),
     (".self_attn.o_proj", ".attn.W_O"),
     (".mlp.gate_proj", ".mlp.W"),
-    (".mlp.up_proj", ".mlp.V"),
+    (".mlp.up_proj", ".mlp.W_up"),
     (".mlp.down_proj", ".mlp.W_2"),
 ]
 

@@ -21,11 +21,10 @@ from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from ._checks import check_int, check_tensor, is_int
+from ._checks import check_int, check_tensor, check_token_ids, is_int
 from .clip import CLIPConfig, vision_from_hf
-from .llama import Llama, LlamaConfig
+from .llama import Llama, LlamaConfig, next_token_loss
 from .projectors import PROJECTORS, make_projector
 from .vit import ViT, ViTConfig
 
@@ -34,17 +33,11 @@ def _tiny_vision() -> ViTConfig:
     return CLIPConfig.tiny().vision  # 32 x 32 images, 16 patches of 8 x 8, width 64, 2 blocks
 
 
-def _tiny_text() -> LlamaConfig:
-    from .data.tokenizer import Tokenizer
-
+def _tiny_text(vocab_size: int = 48) -> LlamaConfig:
+    # the scene world's 48 tokens by default; the recipes pass their tokenizer's vocabulary
     # intermediate 172 ~ 8/3 x 64: SwiGLU's three matrices hold as many weights as a 4x MLP's two
     return LlamaConfig(
-        vocab_size=Tokenizer().vocab_size,
-        width=64,
-        depth=2,
-        n_heads=4,
-        intermediate_size=172,
-        max_seq_len=64,
+        vocab_size=vocab_size, width=64, depth=2, n_heads=4, intermediate_size=172, max_seq_len=64
     )
 
 
@@ -57,7 +50,7 @@ class LLaVAConfig:
     # "linear" (LLaVA 1.0), "mlp" (LLaVA-1.5), "merge" (Qwen2-VL), "qformer" (BLIP-2)
     projector: str = "mlp"
     projector_options: dict = field(default_factory=dict)  # e.g. {"n_queries": 8}
-    image_token_id: int = 3  # <image> in the scene world's tokenizer
+    image_token_id: int = 3  # <image>: the recipes pass their tokenizer's id
     vision_feature_layer: int = -2  # index into the tower's depth + 1 hidden states
     # "default": drop the class token (Hugging Face's "default"); "full": keep it
     vision_feature_select: str = "default"
@@ -103,14 +96,18 @@ class LLaVAConfig:
         return self.vision.n_patches + (self.vision_feature_select == "full")
 
     @classmethod
-    def tiny(cls, projector: str = "mlp", **kw) -> "LLaVAConfig":
+    def tiny(
+        cls, projector: str = "mlp", vocab_size: int = 48, image_token_id: int = 3, **kw
+    ) -> LLaVAConfig:
         """The book's LLaVA for 32 x 32 scene images: the tiny CLIP tower (16 patches, width 64),
-        a Llama of width 64 with 2 blocks (105,280 parameters) over the scene tokenizer's 48
-        tokens. kw replace any other field, e.g. vision=a trained CLIP's vision config."""
-        return cls(**{"projector": projector, **kw})
+        a Llama of width 64 with 2 blocks (105,280 parameters with 48 tokens). vocab_size and
+        image_token_id come from the tokenizer (the defaults are the scene world's); kw replace
+        any other field, e.g. vision=a trained CLIP's vision config."""
+        text = _tiny_text(vocab_size)
+        return cls(**{"projector": projector, "text": text, "image_token_id": image_token_id, **kw})
 
     @classmethod
-    def llava15_7b(cls) -> "LLaVAConfig":
+    def llava15_7b(cls) -> LLaVAConfig:
         """The shapes of llava-hf/llava-1.5-7b-hf, CLIP ViT-L/14 at 336 px (576 patches) and
         Vicuna-7B: 7,063,427,072 parameters. Build it on the meta device to count them."""
         vision = replace(
@@ -124,7 +121,7 @@ class LLaVAConfig:
         return cls(vision=vision, text=LlamaConfig(vocab_size=32064), image_token_id=32000)
 
     @classmethod
-    def tinyllava_1b(cls) -> "LLaVAConfig":
+    def tinyllava_1b(cls) -> LLaVAConfig:
         """The shapes of bczhou/tiny-llava-v1-hf (Zhou et al., 2024): LLaVA-1.5's tower and
         projector before TinyLlama-1.1B. Build it on the meta device to count its parameters."""
         text = replace(LlamaConfig.tinyllama_1b(), vocab_size=32064)
@@ -181,13 +178,9 @@ class LLaVA(nn.Module):
         Z_v = self.vision_features(pixel_values) if vision_features is None else vision_features
         return self.projector(Z_v)
 
-    def merge(self, input_ids: torch.Tensor, image_features: torch.Tensor) -> torch.Tensor:
-        """The language model's input: (B, T) ids and H_v (B, N_out, D) -> (B, T, D).
-
-        Row b's <image> tokens take the rows of image_features[b], in order; every other token
-        keeps its embedding.
-        """
-        self.language_model._check_ids(input_ids, "input_ids")
+    def _check_merge(self, input_ids: torch.Tensor, image_features: torch.Tensor) -> None:
+        """Ids in the vocabulary, H_v (B, N_out, D), and N_out <image> tokens in every row."""
+        check_token_ids(input_ids, "input_ids", self.config.text.vocab_size)
         B, N_out, D = len(input_ids), self.n_image_tokens, self.config.text.width
         check_tensor(image_features, "image_features", dim=3, shape_doc="(B, N_out, D)")
         if image_features.shape != (B, N_out, D):
@@ -195,19 +188,26 @@ class LLaVA(nn.Module):
                 f"image_features must be (B, N_out, D) = {(B, N_out, D)}, "
                 f"got {tuple(image_features.shape)}"
             )
-        is_image = input_ids == self.config.image_token_id  # (B, T)
-        counts = is_image.sum(dim=1)
+        counts = (input_ids == self.config.image_token_id).sum(dim=1)  # (B,)
         if bool((counts != N_out).any()):
             row = int((counts != N_out).nonzero()[0])
             raise ValueError(
                 f"expected {N_out} image tokens per image, got {int(counts[row])} in row {row}"
             )
+
+    def merge(self, input_ids: torch.Tensor, image_features: torch.Tensor) -> torch.Tensor:
+        """The language model's input: (B, T) ids and H_v (B, N_out, D) -> (B, T, D).
+
+        Row b's <image> tokens take the rows of image_features[b], in order; every other token
+        keeps its embedding.
+        """
+        self._check_merge(input_ids, image_features)
+        is_image = input_ids == self.config.image_token_id  # (B, T)
         embeds = self.language_model.embed(input_ids)  # (B, T) -> (B, T, D)
         # masked_scatter fills the True places in row-major order: row b's <image> tokens,
         # left to right, get image b's N_out features, as Hugging Face's LlavaModel does
-        return embeds.masked_scatter(
-            is_image[..., None], image_features.to(embeds.dtype)
-        )  # (B, T, 1) mask, (B, N_out, D) source -> (B, T, D)
+        # (B, T, 1) mask, (B, N_out, D) source -> (B, T, D)
+        return embeds.masked_scatter(is_image[..., None], image_features.to(embeds.dtype))
 
     def forward(
         self,
@@ -238,28 +238,7 @@ class LLaVA(nn.Module):
     ) -> torch.Tensor:
         """Next-token cross-entropy: logits (B, T, V), labels (B, T) -> a 0-d tensor, the
         mean over every labelled token; with per_row, (B,): each row's mean over its own."""
-        check_tensor(labels, "labels", dim=2, shape_doc="(B, T)", floating=False)
-        B, T, V = logits.shape
-        ignore = self.config.ignore_index
-        if labels.shape != (B, T):
-            raise ValueError(f"labels must be (B, T) = {(B, T)}, got {tuple(labels.shape)}")
-        valid = ((labels >= 0) & (labels < V)) | (labels == ignore)
-        if labels.is_floating_point() or not bool(valid.all()):
-            raise ValueError(
-                f"labels must be integer token ids in [0, {V}) or {ignore}, "
-                f"got {labels[~valid][:5].tolist() or labels.dtype}"
-            )
-        # logit t predicts token t + 1: drop the last logit and the first label
-        nll = F.cross_entropy(
-            logits[:, :-1].float().reshape(-1, V),  # (B, T-1, V) -> (B (T-1), V)
-            labels[:, 1:].reshape(-1),  # (B, T-1) -> (B (T-1),)
-            ignore_index=ignore,
-            reduction="none" if per_row else "mean",
-        )
-        if not per_row:
-            return nll
-        counted = labels[:, 1:] != ignore  # (B, T-1); ignored positions have nll 0
-        return nll.view(B, T - 1).sum(1) / counted.sum(1)  # (B (T-1),) -> (B, T-1) -> (B,)
+        return next_token_loss(logits, labels, self.config.ignore_index, per_row)
 
     @torch.no_grad()
     def generate(
@@ -311,12 +290,8 @@ class LLaVA(nn.Module):
             p.requires_grad_(True)
         return trainable
 
-    def freeze_vision(self) -> None:
-        """LLaVA keeps its CLIP encoder frozen in both stages."""
-        freeze(self.vision_tower)
-
     @classmethod
-    def from_hf(cls, model) -> "LLaVA":
+    def from_hf(cls, model) -> LLaVA:
         """Copy a transformers.LlavaForConditionalGeneration (CLIP vision tower, Llama language
         model, Linear-GELU-Linear projector): same logits and loss to float precision."""
         from transformers import LlamaForCausalLM, LlavaForConditionalGeneration
@@ -364,7 +339,8 @@ class LLaVA(nn.Module):
         )
         ours = cls(config)
         ours.vision_tower, ours.language_model = vision_tower, language_model
-        ours.projector.to(projector.linear_1.weight.dtype).load_state_dict(projector.state_dict())
+        state = {k.replace("linear_", "mlp.fc"): v for k, v in projector.state_dict().items()}
+        ours.projector.to(projector.linear_1.weight.dtype).load_state_dict(state)
         return ours
 
 
@@ -475,8 +451,13 @@ def make_batch(
 
 
 @torch.no_grad()
-def compare_with_hf(hf_model, input_ids: torch.Tensor, pixel_values: torch.Tensor,
-                    max_new_tokens: int = 30, eos_token_id: int | None = None):
+def compare_with_hf(
+    hf_model,
+    input_ids: torch.Tensor,
+    pixel_values: torch.Tensor,
+    max_new_tokens: int = 30,
+    eos_token_id: int | None = None,
+):
     """Copy a transformers.LlavaForConditionalGeneration into LLaVA, on its device and in its
     dtype, and run both on one prompt: (ours, largest logit difference, our greedy tokens).
     The LLaVA chapter runs it on a real checkpoint; the tests on a tiny random one."""
@@ -487,6 +468,10 @@ def compare_with_hf(hf_model, input_ids: torch.Tensor, pixel_values: torch.Tenso
     logits, _ = ours(pixel_values=pixel_values, input_ids=input_ids)
     reference = hf_model.eval()(input_ids=input_ids, pixel_values=pixel_values).logits
     difference = (logits.float() - reference.float()).abs().max().item()
-    new = ours.generate(pixel_values=pixel_values, input_ids=input_ids,
-                        max_new_tokens=max_new_tokens, eos_token_id=eos_token_id)
+    new = ours.generate(
+        pixel_values=pixel_values,
+        input_ids=input_ids,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=eos_token_id,
+    )
     return ours, difference, new

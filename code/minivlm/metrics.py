@@ -29,6 +29,11 @@ def zero_shot_predict(image_features: torch.Tensor, class_features: torch.Tensor
 
 def accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
     """The fraction of predictions equal to their labels."""
+    _check_accuracy(predictions, labels)
+    return (predictions == labels).float().mean().item()
+
+
+def _check_accuracy(predictions, labels) -> None:
     check_tensor(predictions, "predictions", dim=1, floating=False)
     check_tensor(labels, "labels", dim=1, floating=False)
     if predictions.shape != labels.shape:
@@ -36,7 +41,6 @@ def accuracy(predictions: torch.Tensor, labels: torch.Tensor) -> float:
             f"predictions and labels must have the same length, got {predictions.shape[0]} "
             f"and {labels.shape[0]}"
         )
-    return (predictions == labels).float().mean().item()
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -50,12 +54,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         centre = (p + z^2 / 2n) / (1 + z^2 / n),
         half-width = z sqrt(p(1 - p)/n + z^2 / 4n^2) / (1 + z^2 / n).
     """
-    check_int(n, "n")
-    check_int(successes, "successes", minimum=0)
-    if successes > n:
-        raise ValueError(f"successes must be at most n = {n}, got {successes}")
-    if not isinstance(confidence, float) or not 0 < confidence < 1:
-        raise ValueError(f"confidence must be a float in (0, 1), got {confidence!r}")
+    _check_wilson(successes, n, confidence)
     z = NormalDist().inv_cdf((1 + confidence) / 2)
     p = successes / n
     denominator = 1 + z**2 / n
@@ -65,6 +64,15 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     low = 0.0 if successes == 0 else centre - half
     high = 1.0 if successes == n else centre + half
     return low, high
+
+
+def _check_wilson(successes, n, confidence) -> None:
+    check_int(n, "n")
+    check_int(successes, "successes", minimum=0)
+    if successes > n:
+        raise ValueError(f"successes must be at most n = {n}, got {successes}")
+    if not isinstance(confidence, float) or not 0 < confidence < 1:
+        raise ValueError(f"confidence must be a float in (0, 1), got {confidence!r}")
 
 
 def mcnemar(a, b) -> dict:
@@ -78,9 +86,7 @@ def mcnemar(a, b) -> dict:
     min(1, 2 P(X <= min(only_a, only_b))) for X ~ Binomial(only_a + only_b, 1/2); 1.0 when
     there is no discordant item.
     """
-    a, b = _bools(a, "a"), _bools(b, "b")
-    if len(a) != len(b):
-        raise ValueError(f"a and b must score the same items, got {len(a)} and {len(b)}")
+    a, b = _check_mcnemar(a, b)
     only_a = sum(x and not y for x, y in zip(a, b))
     only_b = sum(y and not x for x, y in zip(a, b))
     n = only_a + only_b
@@ -89,11 +95,20 @@ def mcnemar(a, b) -> dict:
     return {"only_a": only_a, "only_b": only_b, "p_value": p}
 
 
+def _check_mcnemar(a, b) -> tuple[list[bool], list[bool]]:
+    a, b = _bools(a, "a"), _bools(b, "b")
+    if len(a) != len(b):
+        raise ValueError(f"a and b must score the same items, got {len(a)} and {len(b)}")
+    return a, b
+
+
 def _bools(x, name: str) -> list[bool]:
     if isinstance(x, torch.Tensor):
         if x.dim() != 1 or x.dtype != torch.bool:
-            raise TypeError(f"{name} must be a 1-D bool tensor or a list of bools, got "
-                            f"{x.dtype} of shape {tuple(x.shape)}")
+            raise TypeError(
+                f"{name} must be a 1-D bool tensor or a list of bools, got "
+                f"{x.dtype} of shape {tuple(x.shape)}"
+            )
         x = x.tolist()
     if not isinstance(x, (list, tuple)) or not x or not all(isinstance(v, bool) for v in x):
         raise TypeError(f"{name} must be a non-empty list of bools (one per item), got {x!r:.60}")
@@ -108,6 +123,16 @@ def recall_at_k(similarity: torch.Tensor, targets: torch.Tensor, k: int) -> floa
     image uses arange(N)), or a boolean (N_queries, N_items) matrix marking every correct
     item (several images can share a caption).
     """
+    _check_recall(similarity, targets, k)
+    top_k = similarity.topk(k, dim=-1).indices  # (N_queries, k)
+    if targets.dim() == 1:
+        hits = (top_k == targets[:, None]).any(dim=-1)
+    else:
+        hits = targets.gather(1, top_k).any(dim=-1)  # is any of the k best a correct item?
+    return hits.float().mean().item()
+
+
+def _check_recall(similarity, targets, k) -> None:
     check_tensor(similarity, "similarity", dim=2, shape_doc="(N_queries, N_items)")
     check_tensor(targets, "targets", dim=(1, 2), floating=False)
     n_queries, n_items = similarity.shape
@@ -123,12 +148,6 @@ def recall_at_k(similarity: torch.Tensor, targets: torch.Tensor, k: int) -> floa
     check_int(k, "k")
     if k > n_items:
         raise ValueError(f"k must be at most the number of items {n_items}, got {k}")
-    top_k = similarity.topk(k, dim=-1).indices  # (N_queries, k)
-    if targets.dim() == 1:
-        hits = (top_k == targets[:, None]).any(dim=-1)
-    else:
-        hits = targets.gather(1, top_k).any(dim=-1)  # is any of the k best a correct item?
-    return hits.float().mean().item()
 
 
 # Fundamental challenges
@@ -142,19 +161,24 @@ def modality_gap(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor) 
     Liang et al., 2022, "Mind the Gap: Understanding the Modality Gap in Multi-modal
     Contrastive Representation Learning".
     """
+    _check_modality_gap(image_embeddings, text_embeddings)
+    image_centre = F.normalize(image_embeddings, dim=-1).mean(dim=0)
+    text_centre = F.normalize(text_embeddings, dim=-1).mean(dim=0)
+    return (image_centre - text_centre).norm().item()
+
+
+def _check_modality_gap(image_embeddings, text_embeddings) -> None:
     check_tensor(image_embeddings, "image_embeddings", dim=2, shape_doc="(N, d)")
     check_tensor(
-        text_embeddings, "text_embeddings", dim=2, last=image_embeddings.shape[-1],
+        text_embeddings,
+        "text_embeddings",
+        dim=2,
+        last=image_embeddings.shape[-1],
         shape_doc="(M, d) with the d of image_embeddings",
     )
     for name, t in (("image_embeddings", image_embeddings), ("text_embeddings", text_embeddings)):
         if t.shape[0] == 0:
-            raise ValueError(
-                f"{name} must hold at least one embedding, got shape {tuple(t.shape)}"
-            )
-    image_centre = F.normalize(image_embeddings, dim=-1).mean(dim=0)
-    text_centre = F.normalize(text_embeddings, dim=-1).mean(dim=0)
-    return (image_centre - text_centre).norm().item()
+            raise ValueError(f"{name} must hold at least one embedding, got shape {tuple(t.shape)}")
 
 
 def pointing_game(
@@ -171,15 +195,8 @@ def pointing_game(
     and it is a hit when x0 <= cx < x1 and y0 <= cy < y1.
     Zhang et al., 2018, "Top-down Neural Attention by Excitation Backprop".
     """
-    check_tensor(saliency, "saliency", dim=3, shape_doc="(B, h, w)")
-    check_tensor(boxes, "boxes", dim=2, last=4, shape_doc="(B, 4)", floating=False)
-    if boxes.dtype == torch.bool or boxes.is_complex():
-        raise TypeError(f"boxes must be an integer or floating-point tensor, got {boxes.dtype}")
+    _check_pointing(saliency, boxes)
     n, h, w = saliency.shape
-    if n == 0 or h == 0 or w == 0:
-        raise ValueError(f"saliency must hold at least one non-empty map, got shape {(n, h, w)}")
-    if boxes.shape[0] != n:
-        raise ValueError(f"boxes must hold one box per map ({n}), got {boxes.shape[0]}")
     # Without image_size the map is the image: pixel (i, j) has centre (j + 0.5, i + 0.5).
     height, width = (h, w) if image_size is None else pair(image_size, "image_size", 1)
     flat = saliency.reshape(n, -1).argmax(dim=-1)  # the first maximum when there are ties
@@ -191,60 +208,61 @@ def pointing_game(
     return hits.float().mean().item()
 
 
-def chair(descriptions: list[str], objects: list) -> dict:
+def _check_pointing(saliency, boxes) -> None:
+    check_tensor(saliency, "saliency", dim=3, shape_doc="(B, h, w)")
+    check_tensor(boxes, "boxes", dim=2, last=4, shape_doc="(B, 4)", floating=False)
+    if boxes.dtype == torch.bool or boxes.is_complex():
+        raise TypeError(f"boxes must be an integer or floating-point tensor, got {boxes.dtype}")
+    n, h, w = saliency.shape
+    if n == 0 or h == 0 or w == 0:
+        raise ValueError(f"saliency must hold at least one non-empty map, got shape {(n, h, w)}")
+    if boxes.shape[0] != n:
+        raise ValueError(f"boxes must hold one box per map ({n}), got {boxes.shape[0]}")
+
+
+def chair(mentions: list, objects: list) -> dict:
     """CHAIR: how often a description names an object that is not in its image.
 
-    descriptions: B strings; objects: B scenes, each a `Scene` or a list of (colour, shape).
-    Mentions are read with `minivlm.data.text.parse_caption`. A mention (colour, shape) is
-    hallucinated when the scene has no such object; a bare shape (colour None) only when the
-    scene has no object of that shape. CHAIR_i = hallucinated mentions / all mentions (0 when
-    there are none); CHAIR_s = descriptions with a hallucination / all descriptions.
+    mentions: for each of B descriptions, the objects it names, each (colour, shape), or
+    (None, shape) for a bare shape: `minivlm.data.text.parse_caption` reads them from a text.
+    objects: for each image, the (colour, shape) of every object in it (`Scene.labels`).
+    A mention (colour, shape) is hallucinated when the image has no such object; a bare shape
+    only when it has no object of that shape. CHAIR_i = hallucinated mentions / all mentions
+    (0 when there are none); CHAIR_s = descriptions with a hallucination / all descriptions.
     Rohrbach et al., 2018, "Object Hallucination in Image Captioning".
     Returns {"chair_i", "chair_s", "mentions", "hallucinated"}.
     """
-    # Imported here: the scene world pulls in matplotlib, which metrics alone does not need.
-    from .data.scenes import Scene
-    from .data.text import parse_caption
-
-    if not isinstance(descriptions, (list, tuple)) or not isinstance(objects, (list, tuple)):
-        raise TypeError(
-            f"descriptions and objects must be lists, got {type(descriptions).__name__} and "
-            f"{type(objects).__name__}"
-        )
-    if len(descriptions) != len(objects):
-        raise ValueError(
-            f"descriptions and objects must have the same length, got {len(descriptions)} "
-            f"and {len(objects)}"
-        )
-    if not descriptions:
-        raise ValueError("descriptions must hold at least one description, got 0")
-    mentions = hallucinated = bad_descriptions = 0
-    for text, scene in zip(descriptions, objects):
-        if isinstance(scene, Scene):
-            labels = set(scene.labels)
-        elif isinstance(scene, (list, tuple)) and all(
-            isinstance(o, (list, tuple)) and len(o) == 2 for o in scene
-        ):
-            labels = {tuple(o) for o in scene}
-        else:
-            raise TypeError(
-                f"each scene must be a Scene or a list of (colour, shape), got {scene!r}"
-            )
+    _check_chair(mentions, objects)
+    n_mentions = hallucinated = bad_descriptions = 0
+    for named, present in zip(mentions, objects):
+        labels = {tuple(o) for o in present}
         shapes = {shape for _, shape in labels}
-        found = parse_caption(text)
         wrong = sum(
             (shape not in shapes) if colour is None else ((colour, shape) not in labels)
-            for colour, shape in found
+            for colour, shape in named
         )
-        mentions += len(found)
+        n_mentions += len(named)
         hallucinated += wrong
         bad_descriptions += wrong > 0
     return {
-        "chair_i": hallucinated / mentions if mentions else 0.0,
-        "chair_s": bad_descriptions / len(descriptions),
-        "mentions": mentions,
+        "chair_i": hallucinated / n_mentions if n_mentions else 0.0,
+        "chair_s": bad_descriptions / len(mentions),
+        "mentions": n_mentions,
         "hallucinated": hallucinated,
     }
+
+
+def _check_chair(mentions, objects) -> None:
+    _check_aligned(mentions, objects, "mentions", "objects", "description")
+    for name, lists, pair_doc in (
+        ("mentions", mentions, "(colour or None, shape)"),
+        ("objects", objects, "(colour, shape)"),
+    ):
+        for items in lists:
+            if not isinstance(items, (list, tuple)) or not all(
+                isinstance(o, (list, tuple)) and len(o) == 2 for o in items
+            ):
+                raise TypeError(f"each entry of {name} must be a list of {pair_doc}, got {items!r}")
 
 
 def pope(answers: list[str], truths: list[str]) -> dict:
@@ -257,23 +275,7 @@ def pope(answers: list[str], truths: list[str]) -> dict:
     Li et al., 2023, "Evaluating Object Hallucination in Large Vision-Language Models".
     Returns {"accuracy", "precision", "recall", "f1", "yes_ratio"}.
     """
-    if not isinstance(answers, (list, tuple)) or not isinstance(truths, (list, tuple)):
-        raise TypeError(
-            f"answers and truths must be lists, got {type(answers).__name__} and "
-            f"{type(truths).__name__}"
-        )
-    if len(answers) != len(truths):
-        raise ValueError(
-            f"answers and truths must have the same length, got {len(answers)} and {len(truths)}"
-        )
-    if not answers:
-        raise ValueError("answers must hold at least one answer, got 0")
-    for value in (*answers, *truths):
-        if not isinstance(value, str):
-            raise TypeError(f"answers and truths must be str, got {type(value).__name__}")
-    bad = [t for t in truths if t not in ("yes", "no")]
-    if bad:
-        raise ValueError(f"truths must be 'yes' or 'no', got {bad[0]!r}")
+    _check_pope(answers, truths)
     said = [a.strip().lower() for a in answers]
     tp = sum(a == "yes" and t == "yes" for a, t in zip(said, truths))
     predicted_yes = said.count("yes")
@@ -290,6 +292,16 @@ def pope(answers: list[str], truths: list[str]) -> dict:
     }
 
 
+def _check_pope(answers, truths) -> None:
+    _check_aligned(answers, truths, "answers", "truths", "answer")
+    for value in (*answers, *truths):
+        if not isinstance(value, str):
+            raise TypeError(f"answers and truths must be str, got {type(value).__name__}")
+    bad = [t for t in truths if t not in ("yes", "no")]
+    if bad:
+        raise ValueError(f"truths must be 'yes' or 'no', got {bad[0]!r}")
+
+
 def winoground_scores(similarity: torch.Tensor) -> dict:
     """Winoground's text, image and group scores.
 
@@ -301,11 +313,7 @@ def winoground_scores(similarity: torch.Tensor) -> dict:
     Compositionality".
     Returns {"text", "image", "group"}, each a fraction of the N examples.
     """
-    check_tensor(similarity, "similarity", dim=3, shape_doc="(N, 2, 2)")
-    if similarity.shape[1:] != (2, 2) or similarity.shape[0] == 0:
-        raise ValueError(
-            f"similarity must be (N, 2, 2) with N >= 1, got shape {tuple(similarity.shape)}"
-        )
+    _check_winoground(similarity)
     c0i0, c0i1 = similarity[:, 0, 0], similarity[:, 0, 1]
     c1i0, c1i1 = similarity[:, 1, 0], similarity[:, 1, 1]
     text = (c0i0 > c1i0) & (c1i1 > c0i1)
@@ -315,3 +323,25 @@ def winoground_scores(similarity: torch.Tensor) -> dict:
         "image": image.float().mean().item(),
         "group": (text & image).float().mean().item(),
     }
+
+
+def _check_winoground(similarity) -> None:
+    check_tensor(similarity, "similarity", dim=3, shape_doc="(N, 2, 2)")
+    if similarity.shape[1:] != (2, 2) or similarity.shape[0] == 0:
+        raise ValueError(
+            f"similarity must be (N, 2, 2) with N >= 1, got shape {tuple(similarity.shape)}"
+        )
+
+
+def _check_aligned(a, b, name_a: str, name_b: str, item: str) -> None:
+    """a and b: two non-empty lists of the same length, one entry per item."""
+    if not isinstance(a, (list, tuple)) or not isinstance(b, (list, tuple)):
+        raise TypeError(
+            f"{name_a} and {name_b} must be lists, got {type(a).__name__} and {type(b).__name__}"
+        )
+    if len(a) != len(b):
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same length, got {len(a)} and {len(b)}"
+        )
+    if not a:
+        raise ValueError(f"{name_a} must hold at least one {item}, got 0")

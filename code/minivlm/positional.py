@@ -23,11 +23,17 @@ def _check_d_model(d_model) -> None:
         )
 
 
-def frequencies(d_model: int, base: float = 10000.0) -> torch.Tensor:
-    """The d_model/2 angular frequencies w_i = base^(-2i/d_model), float64."""
+def frequencies(
+    d_model: int, base: float = 10000.0, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
+    """The d_model/2 angular frequencies w_i = 1 / base^(2i/d_model), computed in dtype.
+
+    float64 for the sinusoidal table; rotary embeddings (minivlm.llama) ask for float32, in
+    which Hugging Face computes the same theta_i, so that the two agree to the last bit.
+    """
     _check_d_model(d_model)
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)
-    return base ** (-two_i / d_model)
+    two_i = torch.arange(0, d_model, 2, dtype=dtype)
+    return 1.0 / base ** (two_i / d_model)
 
 
 def sinusoidal(

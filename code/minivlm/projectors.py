@@ -26,6 +26,7 @@ import torch.nn as nn
 
 from ._checks import check_int, check_tensor
 from .attention import MultiHeadAttention
+from .transformer import MLP
 
 
 class Projector(nn.Module):
@@ -63,19 +64,18 @@ class LinearProjector(Projector):
 class MLPProjector(Projector):
     """Linear, GELU, Linear, LLaVA-1.5's mlp2x_gelu: (B, N, vision_width) -> (B, N, text_width).
 
-    The names linear_1 and linear_2 are Hugging Face's (LlavaMultiModalProjector), so its
-    weights load as they are.
+    The transformer's MLP with text_width as its hidden and output width; `from_hf` renames
+    Hugging Face's linear_1 and linear_2 (LlavaMultiModalProjector) to mlp.fc1 and mlp.fc2.
     """
 
     def __init__(self, vision_width: int, text_width: int, bias: bool = True):
         super().__init__(vision_width, text_width)
-        self.linear_1 = nn.Linear(vision_width, text_width, bias=bias)  # W_1
-        self.act = nn.GELU()  # the exact (erf) GELU, Hugging Face's "gelu"
-        self.linear_2 = nn.Linear(text_width, text_width, bias=bias)  # W_2
+        # W_1, the exact (erf) GELU of Hugging Face's "gelu", W_2
+        self.mlp = MLP(vision_width, text_width, "gelu", bias=bias, out_width=text_width)
 
     def forward(self, Z_v: torch.Tensor) -> torch.Tensor:
         self._check(Z_v)
-        return self.linear_2(self.act(self.linear_1(Z_v)))
+        return self.mlp(Z_v)
 
 
 class MergeProjector(Projector):
@@ -88,9 +88,7 @@ class MergeProjector(Projector):
         super().__init__(vision_width, text_width)
         check_int(merge, "merge")
         self.k = merge
-        self.linear_1 = nn.Linear(merge * merge * vision_width, text_width)
-        self.act = nn.GELU()
-        self.linear_2 = nn.Linear(text_width, text_width)
+        self.mlp = MLP(merge * merge * vision_width, text_width, "gelu", out_width=text_width)
 
     def _grid(self, n_patches: int) -> int:
         side = math.isqrt(n_patches)
@@ -108,12 +106,12 @@ class MergeProjector(Projector):
     def forward(self, Z_v: torch.Tensor) -> torch.Tensor:
         self._check(Z_v)
         B, N, D = Z_v.shape
-        side, k = self._grid(N), self.k
-        g = side // k
-        x = Z_v.reshape(B, g, k, g, k, D)  # (B, N, D) -> (B, rows, k, cols, k, D), row-major
-        # each block's k x k patches side by side, row by row: (B, g, g, k, k, D) -> (B, g*g, k*k*D)
-        x = x.permute(0, 1, 3, 2, 4, 5).reshape(B, g * g, k * k * D)
-        return self.linear_2(self.act(self.linear_1(x)))
+        k = self.k
+        m = self._grid(N) // k  # blocks per side
+        x = Z_v.reshape(B, m, k, m, k, D)  # (B, N, D) -> (B, rows, k, cols, k, D), row-major
+        # each block's k x k patches side by side, row by row: (B, m, m, k, k, D) -> (B, m m, k k D)
+        x = x.permute(0, 1, 3, 2, 4, 5).reshape(B, m * m, k * k * D)
+        return self.mlp(x)
 
 
 class QFormerBlock(nn.Module):
@@ -129,8 +127,7 @@ class QFormerBlock(nn.Module):
         self.ln_1 = nn.LayerNorm(width)
         self.cross_attn = MultiHeadAttention(width, n_heads)
         self.ln_2 = nn.LayerNorm(width)
-        mlp_dim = round(width * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(width, mlp_dim), nn.GELU(), nn.Linear(mlp_dim, width))
+        self.mlp = MLP(width, round(width * mlp_ratio))
 
     def forward(
         self, queries: torch.Tensor, patches: torch.Tensor, need_weights: bool = False

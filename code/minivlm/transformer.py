@@ -13,8 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._checks import check_tensor
-from .attention import MultiHeadAttention
+from ._checks import check_int, check_tensor
+from .attention import MultiHeadAttention, check_attn_implementation
 
 
 class QuickGELU(nn.Module):
@@ -28,16 +28,6 @@ class QuickGELU(nn.Module):
 
 # A checkpoint must be run with the activation it was trained with: the two differ by ~1e-2.
 ACTIVATIONS = {"gelu": nn.GELU, "quick_gelu": QuickGELU}
-# Hugging Face's names: "sdpa" is PyTorch's fused scaled_dot_product_attention, "eager" the
-# from-scratch softmax(QK^T / sqrt(d_k)) V that materialises the (n, n) weights
-ATTN_IMPLEMENTATIONS = ("sdpa", "eager")
-
-
-def check_attn_implementation(name: str) -> None:
-    if name not in ATTN_IMPLEMENTATIONS:
-        raise ValueError(
-            f"attn_implementation must be one of {ATTN_IMPLEMENTATIONS}, got {name!r}"
-        )
 
 
 def check_activation(name: str) -> None:
@@ -46,14 +36,25 @@ def check_activation(name: str) -> None:
 
 
 class MLP(nn.Module):
-    """Linear(D, D_mlp), activation, Linear(D_mlp, D), applied to each token on its own."""
+    """Linear(D, D_mlp), activation, Linear(D_mlp, D_out), applied to each token on its own.
 
-    def __init__(self, width: int, mlp_dim: int, activation: str = "gelu"):
+    D_out = out_width, D by default: the transformer's sublayer; the projectors of
+    minivlm.projectors use it with another output width.
+    """
+
+    def __init__(
+        self,
+        width: int,
+        mlp_dim: int,
+        activation: str = "gelu",
+        bias: bool = True,
+        out_width: int | None = None,
+    ):
         super().__init__()
         check_activation(activation)
-        self.fc1 = nn.Linear(width, mlp_dim)
+        self.fc1 = nn.Linear(width, mlp_dim, bias=bias)
         self.act = ACTIVATIONS[activation]()
-        self.fc2 = nn.Linear(mlp_dim, width)
+        self.fc2 = nn.Linear(mlp_dim, width if out_width is None else out_width, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.act(self.fc1(x)))
@@ -106,8 +107,7 @@ class Transformer(nn.Module):
         attn_implementation: str = "sdpa",
     ):
         super().__init__()
-        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
-            raise ValueError(f"depth must be a positive integer, got {depth!r}")
+        check_int(depth, "depth")
         self.width = width
         self.blocks = nn.ModuleList(
             Block(width, n_heads, mlp_dim, activation, eps, attn_implementation)

@@ -20,7 +20,8 @@ import torch
 import torch.nn as nn
 
 from ._checks import check_heads, check_int, check_tensor, pair
-from .transformer import Transformer, check_activation, check_attn_implementation
+from .attention import check_attn_implementation
+from .transformer import Transformer, check_activation
 
 
 @dataclass
@@ -56,8 +57,7 @@ class ViTConfig:
         for name in ("in_channels", "width", "depth", "n_heads"):
             check_int(getattr(self, name), name)
         check_heads(self.width, self.n_heads)
-        if not isinstance(self.n_classes, int) or self.n_classes < 0:
-            raise ValueError(f"n_classes must be an integer >= 0, got {self.n_classes!r}")
+        check_int(self.n_classes, "n_classes", minimum=0)
         if not self.mlp_ratio > 0:
             raise ValueError(f"mlp_ratio must be positive, got {self.mlp_ratio!r}")
         check_activation(self.activation)
@@ -85,24 +85,38 @@ class ViTConfig:
         return round(self.width * self.mlp_ratio)
 
     @classmethod
-    def tiny16(cls, **kw) -> "ViTConfig":
-        """ViT-Ti/16 (Touvron et al., 2021): 5,717,416 parameters."""
+    def ti16(cls, **kw) -> ViTConfig:
+        """ViT-Ti/16 (Touvron et al., 2021): 5,717,416 parameters. (The book's own small
+        models are the `tiny` presets of CLIPConfig, LlamaConfig and LLaVAConfig.)"""
         return cls(**{"width": 192, "depth": 12, "n_heads": 3, **kw})
 
     @classmethod
-    def small16(cls, **kw) -> "ViTConfig":
+    def small16(cls, **kw) -> ViTConfig:
         """ViT-S/16: 22,050,664 parameters."""
         return cls(**{"width": 384, "depth": 12, "n_heads": 6, **kw})
 
     @classmethod
-    def base16(cls, **kw) -> "ViTConfig":
+    def base16(cls, **kw) -> ViTConfig:
         """ViT-B/16: 86,567,656 parameters."""
         return cls(**{"width": 768, "depth": 12, "n_heads": 12, **kw})
 
     @classmethod
-    def large16(cls, **kw) -> "ViTConfig":
+    def large16(cls, **kw) -> ViTConfig:
         """ViT-L/16: 304,326,632 parameters."""
         return cls(**{"width": 1024, "depth": 24, "n_heads": 16, **kw})
+
+
+def patchify(image: torch.Tensor, P: int) -> torch.Tensor:
+    """An image (C, H, W) as its N = HW / P^2 patches (N, P P C), row by row, each flattened as
+    a (C, P, P) block: patchify(x, P) @ E.flatten(1).T is ViT's strided convolution."""
+    check_tensor(image, "image", dim=3, shape_doc="(C, H, W)")
+    check_int(P, "P")
+    C, H, W = image.shape
+    if H % P or W % P:
+        raise ValueError(f"H and W must be multiples of P={P}, got {H} x {W}")
+    blocks = image.reshape(C, H // P, P, W // P, P)  # (C, H, W) -> (C, H/P, P, W/P, P)
+    # (H/P, W/P, C, P, P): patch rows, then patch columns, then each patch's own (C, P, P)
+    return blocks.permute(1, 3, 0, 2, 4).reshape(-1, C * P * P)  # -> (N, C P P)
 
 
 class ViT(nn.Module):
@@ -119,9 +133,8 @@ class ViT(nn.Module):
         self.config = c = config
         D = c.width
         P = pair(c.patch_size, "patch_size", 1)
-        self.patch_embed = nn.Conv2d(
-            c.in_channels, D, kernel_size=P, stride=P, bias=c.patch_bias
-        )  # E
+        # E: a P x P convolution with stride P is patchify(x, P) @ E, every patch at once
+        self.patch_embed = nn.Conv2d(c.in_channels, D, kernel_size=P, stride=P, bias=c.patch_bias)
         self.class_token = nn.Parameter(torch.zeros(D))  # x_class
         self.pos_embed = nn.Parameter(torch.zeros(c.n_patches + 1, D))  # E_pos, learned
         self.ln_pre = nn.LayerNorm(D, eps=c.ln_eps) if c.ln_pre else nn.Identity()
@@ -162,9 +175,8 @@ class ViT(nn.Module):
         self._check_pixels(pixel_values)
         pixel_values = pixel_values.to(self.patch_embed.weight.dtype)
         x = self.patch_embed(pixel_values)  # (B, C, H, W) -> (B, D, H/P, W/P)
-        x = x.flatten(2).transpose(
-            1, 2
-        )  # (B, D, H/P, W/P) -> (B, N, D), patches in row-major order
+        # (B, D, H/P, W/P) -> (B, N, D), patches in row-major order
+        x = x.flatten(2).transpose(1, 2)
         cls = self.class_token.expand(x.shape[0], 1, -1)  # (D,) -> (B, 1, D)
         return torch.cat([cls, x], dim=1) + self.pos_embed  # (B, 1 + N, D)
 

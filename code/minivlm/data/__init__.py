@@ -1,16 +1,11 @@
 """Data that needs no download: photographs bundled with installed packages, and the scene
 world (synthetic images of coloured shapes with captions, questions and answers)."""
 
+from .objects import COLOURS, LABELS, MAX_OBJECTS, SHAPES, Object, Scene
 from .photos import PHOTOS, load_photo, to_grayscale
 from .scenes import (
     COLOUR_RGB,
-    COLOURS,
-    LABELS,
-    MAX_OBJECTS,
     RADII,
-    SHAPES,
-    Object,
-    Scene,
     SceneBatch,
     SceneSplit,
     latin_held_out,
@@ -32,7 +27,6 @@ from .text import (
     class_prompts,
     make_qa,
     parse_caption,
-    swap_colours,
 )
 from .tokenizer import Tokenizer
 
@@ -67,6 +61,5 @@ __all__ = [
     "class_prompts",
     "make_qa",
     "parse_caption",
-    "swap_colours",
     "Tokenizer",
 ]

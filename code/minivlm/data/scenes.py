@@ -4,10 +4,9 @@ Every split is drawn from a seed, so it is the same tensor on every machine, and
 is known exactly: shape, colour, centre, radius and box. Captions, questions and answers are
 written from this ground truth by `minivlm.data.text`.
 
-Geometry. Coordinates are pixels, x to the right and y downwards. Pixel (row i, column j)
-covers [j, j + 1) x [i, i + 1) and belongs to an object when its centre (j + 0.5, i + 0.5) lies
-inside the shape; there is no anti-aliasing, so an object's pixels hold its exact colour.
-Every shape fits in the disc of radius `radius` around (cx, cy).
+The shapes, colours, labels, Object and Scene are defined in `minivlm.data.objects` (with
+the geometry: pixel coordinates, every shape inside its disc) and importable from here.
+Rendering has no anti-aliasing, so an object's pixels hold its exact colour.
 
 Rules of a sampled scene, so that every question has one answer:
 - objects lie inside the image and do not overlap (their discs are at least GAP apart);
@@ -20,15 +19,26 @@ Rules of a sampled scene, so that every question has one answer:
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass
 
 import torch
 
-from .._checks import check_int, check_tensor, is_int
+from .._checks import check_int, check_tensor, is_int, pair
+from .objects import (
+    COLOURS,
+    CROSS_ARM,
+    CROSS_HALF_WIDTH,
+    LABELS,
+    MAX_OBJECTS,
+    SHAPES,
+    SQRT3,
+    SQUARE_HALF,
+    Object,
+    Scene,
+    as_generator,
+)
+from .text import captions
 
-SHAPES = ("circle", "square", "triangle", "cross", "diamond")
-COLOURS = ("red", "green", "blue", "yellow", "magenta", "cyan")
 # Saturated primaries and secondaries on black: any two differ by a full channel.
 COLOUR_RGB = {
     "red": (1.0, 0.0, 0.0),
@@ -39,10 +49,7 @@ COLOUR_RGB = {
     "cyan": (0.0, 1.0, 1.0),
 }
 BACKGROUND_RGB = (0.0, 0.0, 0.0)
-# The 30 classes of zero-shot classification, colour-major: index = colour * 5 + shape.
-LABELS = tuple((colour, shape) for colour in COLOURS for shape in SHAPES)
 
-MAX_OBJECTS = 3
 REFERENCE_SIZE = 32  # RADII, GAP and MIN_DX are in pixels of a 32 x 32 image; they scale
 # Radius range by object count: big single objects make shapes easy to read; three objects
 # must be smaller to fit side by side.
@@ -51,112 +58,6 @@ GAP = 1.0  # the least distance between the discs of two objects
 MIN_DX = 3.0  # the least horizontal distance between two centres
 MAX_ROUNDS = 100  # rejection-sampling rounds before giving up
 _POOL_MAX = 1 << 21  # candidates drawn in one round, at most
-
-# Shape sizes in units of the radius r (u = dx / r, v = dy / r).
-_SQUARE_HALF = 0.7  # inside the disc: the corners sit at 0.7 * sqrt(2) = 0.99 r
-_CROSS_ARM, _CROSS_HALF_WIDTH = 0.95, 0.3  # arm corners at sqrt(0.95^2 + 0.3^2) = 0.996 r
-_SQRT3 = math.sqrt(3.0)
-# Extent of each shape (u0, v0, u1, v1); the triangle is the equilateral one in the unit disc.
-_EXTENTS = {
-    "circle": (-1.0, -1.0, 1.0, 1.0),
-    "square": (-_SQUARE_HALF, -_SQUARE_HALF, _SQUARE_HALF, _SQUARE_HALF),
-    "triangle": (-_SQRT3 / 2, -1.0, _SQRT3 / 2, 0.5),
-    "cross": (-_CROSS_ARM, -_CROSS_ARM, _CROSS_ARM, _CROSS_ARM),
-    "diamond": (-1.0, -1.0, 1.0, 1.0),
-}
-
-
-@dataclass(frozen=True)
-class Object:
-    """One shape: its class, colour, centre (cx, cy) and radius, in pixels."""
-
-    shape: str
-    colour: str
-    cx: float
-    cy: float
-    radius: float
-
-    def __post_init__(self):
-        if self.shape not in SHAPES:
-            raise ValueError(f"shape must be one of {SHAPES}, got {self.shape!r}")
-        if self.colour not in COLOURS:
-            raise ValueError(f"colour must be one of {COLOURS}, got {self.colour!r}")
-        for name in ("cx", "cy", "radius"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-            if not math.isfinite(value):
-                raise ValueError(f"{name} must be finite, got {value!r}")
-        if self.radius <= 0:
-            raise ValueError(f"radius must be positive, got {self.radius!r}")
-
-    @property
-    def label(self) -> tuple[str, str]:
-        """(colour, shape), the zero-shot class."""
-        return (self.colour, self.shape)
-
-    @property
-    def label_index(self) -> int:
-        """Position of `label` in LABELS."""
-        return COLOURS.index(self.colour) * len(SHAPES) + SHAPES.index(self.shape)
-
-    @property
-    def box(self) -> tuple[int, int, int, int]:
-        """(x0, y0, x1, y1): the pixel columns x0 <= j < x1 and rows y0 <= i < y1 whose centres
-        fall in the shape's extent. Every pixel of the object is inside; end-exclusive, so
-        image[:, y0:y1, x0:x1] is the crop."""
-        u0, v0, u1, v1 = _EXTENTS[self.shape]
-        r = self.radius
-        x0 = math.ceil(self.cx + u0 * r - 0.5)
-        y0 = math.ceil(self.cy + v0 * r - 0.5)
-        x1 = math.floor(self.cx + u1 * r - 0.5) + 1
-        y1 = math.floor(self.cy + v1 * r - 0.5) + 1
-        return (x0, y0, x1, y1)
-
-
-@dataclass(frozen=True)
-class Scene:
-    """The objects of one image, sorted left to right. Shapes are distinct, and so are colours."""
-
-    objects: tuple[Object, ...]
-
-    def __post_init__(self):
-        objects = tuple(self.objects) if isinstance(self.objects, (list, tuple)) else None
-        if objects is None or not all(isinstance(o, Object) for o in objects):
-            raise TypeError(f"objects must be a list or tuple of Object, got {self.objects!r}")
-        if not 1 <= len(objects) <= MAX_OBJECTS:
-            raise ValueError(f"a scene holds 1 to {MAX_OBJECTS} objects, got {len(objects)}")
-        shapes = [o.shape for o in objects]
-        colours = [o.colour for o in objects]
-        if len(set(shapes)) < len(shapes) or len(set(colours)) < len(colours):
-            raise ValueError(
-                f"objects of a scene must have distinct shapes and distinct colours, got "
-                f"{[o.label for o in objects]}"
-            )
-        # frozen dataclass: set the sorted tuple through object.__setattr__
-        object.__setattr__(self, "objects", tuple(sorted(objects, key=lambda o: o.cx)))
-
-    def __len__(self) -> int:
-        return len(self.objects)
-
-    @property
-    def labels(self) -> tuple[tuple[str, str], ...]:
-        """(colour, shape) of each object, left to right."""
-        return tuple(o.label for o in self.objects)
-
-    def has(self, colour: str, shape: str) -> bool:
-        return (colour, shape) in self.labels
-
-    def with_swapped_colours(self, i: int = 0, j: int = 1) -> "Scene":
-        """The same scene with the colours of objects i and j exchanged (Winoground pairs)."""
-        n = len(self.objects)
-        if not (is_int(i, 0) and is_int(j, 0) and i < n and j < n and i != j):
-            raise ValueError(f"i and j must be distinct object indices below {n}, got {i}, {j}")
-        objects = list(self.objects)
-        a, b = objects[i], objects[j]
-        objects[i] = Object(a.shape, b.colour, a.cx, a.cy, a.radius)
-        objects[j] = Object(b.shape, a.colour, b.cx, b.cy, b.radius)
-        return Scene(tuple(objects))
 
 
 @dataclass
@@ -212,7 +113,7 @@ class SceneBatch:
         return self.shapes.shape[0]
 
     @classmethod
-    def from_scenes(cls, scenes) -> "SceneBatch":
+    def from_scenes(cls, scenes) -> SceneBatch:
         """Pack a list of Scene into tensors."""
         if isinstance(scenes, Scene):
             scenes = [scenes]
@@ -223,8 +124,11 @@ class SceneBatch:
         K = max(len(s) for s in scenes)
         empty = [(-1, -1, 0.0, 0.0, 0.0)]
         rows = [
-            [(SHAPES.index(o.shape), COLOURS.index(o.colour), o.cx, o.cy, o.radius)
-             for o in s.objects] + empty * (K - len(s))
+            [
+                (SHAPES.index(o.shape), COLOURS.index(o.colour), o.cx, o.cy, o.radius)
+                for o in s.objects
+            ]
+            + empty * (K - len(s))
             for s in scenes
         ]
         table = torch.tensor(rows, dtype=torch.float64)  # (B, K, 5): one column per field
@@ -259,18 +163,18 @@ def _circle(u, v):
 
 
 def _square(u, v):
-    return (u.abs() <= _SQUARE_HALF) & (v.abs() <= _SQUARE_HALF)
+    return (u.abs() <= SQUARE_HALF) & (v.abs() <= SQUARE_HALF)
 
 
 def _triangle(u, v):
     # apex at (0, -1), base at v = 0.5; the sides have slope sqrt(3)
-    return (v <= 0.5) & (v >= _SQRT3 * u.abs() - 1.0)
+    return (v <= 0.5) & (v >= SQRT3 * u.abs() - 1.0)
 
 
 def _cross(u, v):
     au, av = u.abs(), v.abs()
-    arm = (au <= _CROSS_ARM) & (av <= _CROSS_ARM)
-    return arm & ((au <= _CROSS_HALF_WIDTH) | (av <= _CROSS_HALF_WIDTH))
+    arm = (au <= CROSS_ARM) & (av <= CROSS_ARM)
+    return arm & ((au <= CROSS_HALF_WIDTH) | (av <= CROSS_HALF_WIDTH))
 
 
 def _diamond(u, v):
@@ -317,7 +221,7 @@ def render(scenes, image_size: int = REFERENCE_SIZE, noise: float = 0.0, seed=0)
     images = _PALETTE[paint.long()].permute(0, 3, 1, 2)  # (B, S, S, 3) -> (B, 3, S, S)
     images = images.contiguous()
     if noise > 0:
-        g = _generator(seed)
+        g = as_generator(seed)
         images = (images + noise * torch.randn(images.shape, generator=g)).clamp_(0.0, 1.0)
     return images
 
@@ -378,7 +282,7 @@ def sample_scenes(
     ranges = _radius_ranges(radii, image_size, lo, hi)
     for k in range(lo, hi + 1):
         _check_feasible(allowed, k)
-    g = _generator(seed)
+    g = as_generator(seed)
 
     counts = lo + torch.arange(n) % (hi - lo + 1)
     counts = counts[torch.randperm(n, generator=g)]  # balanced counts in random order
@@ -506,17 +410,8 @@ def _check_feasible(allowed, k) -> None:
 
 
 def _count_range(n_objects) -> tuple[int, int]:
-    if is_int(n_objects, 1):
-        lo = hi = n_objects
-    elif (
-        isinstance(n_objects, (tuple, list))
-        and len(n_objects) == 2
-        and all(is_int(v, 1) for v in n_objects)
-    ):
-        lo, hi = n_objects
-    else:
-        raise ValueError(f"n_objects must be an int or a (lo, hi) pair of ints, got {n_objects!r}")
-    if not 1 <= lo <= hi <= MAX_OBJECTS:
+    lo, hi = pair(n_objects, "n_objects", 1)
+    if not lo <= hi <= MAX_OBJECTS:
         raise ValueError(f"n_objects must lie in 1..{MAX_OBJECTS} with lo <= hi, got {n_objects!r}")
     return lo, hi
 
@@ -530,10 +425,10 @@ def _allowed_labels(held_out, mode) -> set[int]:
     if isinstance(held_out, (str, bytes)) or not hasattr(held_out, "__iter__"):
         raise TypeError(f"held_out must be a set of (colour, shape) pairs, got {held_out!r}")
     held = set()
-    for pair in held_out:
-        if not (isinstance(pair, tuple) and pair in LABELS):
-            raise ValueError(f"held_out pairs must be (colour, shape) from LABELS, got {pair!r}")
-        held.add(LABELS.index(pair))
+    for label in held_out:
+        if not (isinstance(label, tuple) and label in LABELS):
+            raise ValueError(f"held_out pairs must be (colour, shape) from LABELS, got {label!r}")
+        held.add(LABELS.index(label))
     if mode == "only":
         if not held:
             raise ValueError("held_out_mode='only' needs a non-empty held_out set")
@@ -574,8 +469,7 @@ def _radius_ranges(radii, size, lo, hi) -> dict[int, tuple[float, float]]:
         )
         if not ok:
             raise ValueError(
-                f"radii[{k}] must be (min, max) with 0 < min <= max < {size / 2}, "
-                f"got {pair!r}"
+                f"radii[{k}] must be (min, max) with 0 < min <= max < {size / 2}, got {pair!r}"
             )
         out[k] = (float(pair[0]), float(pair[1]))
     return out
@@ -586,15 +480,6 @@ def _check_noise(noise) -> None:
         raise ValueError(f"noise must be a number >= 0, got {noise!r}")
 
 
-def _generator(seed) -> torch.Generator:
-    """A CPU generator from an int seed, or the generator itself."""
-    if isinstance(seed, torch.Generator):
-        return seed
-    if not is_int(seed, 0):
-        raise TypeError(f"seed must be an int >= 0 or a torch.Generator, got {seed!r}")
-    return torch.Generator().manual_seed(seed)
-
-
 def near_twins(scenes, reference, tolerance: float = 1.0) -> list[bool]:
     """For each scene, whether `reference` holds a near twin of it: the same objects, left to
     right, each centre and radius within `tolerance` pixels of its own.
@@ -603,11 +488,7 @@ def near_twins(scenes, reference, tolerance: float = 1.0) -> list[bool]:
     kind: a test scene may differ from a training scene by less than a pixel everywhere.
     This says which ones do. scenes, reference: lists of Scene.
     """
-    for name, value in (("scenes", scenes), ("reference", reference)):
-        if not isinstance(value, (list, tuple)) or not all(isinstance(s, Scene) for s in value):
-            raise TypeError(f"{name} must be a list of Scene, got {type(value).__name__}")
-    if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or not tolerance >= 0:
-        raise ValueError(f"tolerance must be a number of pixels >= 0, got {tolerance!r}")
+    _check_near_twins(scenes, reference, tolerance)
     by_labels: dict[tuple, list[torch.Tensor]] = {}
     for s in reference:  # group by the objects' labels: only those can be twins
         by_labels.setdefault(s.labels, []).append(_geometry(s))
@@ -617,6 +498,14 @@ def near_twins(scenes, reference, tolerance: float = 1.0) -> list[bool]:
         and bool(((stacked[s.labels] - _geometry(s)).abs() <= tolerance).all(-1).all(-1).any())
         for s in scenes
     ]
+
+
+def _check_near_twins(scenes, reference, tolerance) -> None:
+    for name, value in (("scenes", scenes), ("reference", reference)):
+        if not isinstance(value, (list, tuple)) or not all(isinstance(s, Scene) for s in value):
+            raise TypeError(f"{name} must be a list of Scene, got {type(value).__name__}")
+    if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or not tolerance >= 0:
+        raise ValueError(f"tolerance must be a number of pixels >= 0, got {tolerance!r}")
 
 
 def _geometry(scene: Scene) -> torch.Tensor:
@@ -669,9 +558,7 @@ def make_split(
     caption_style: "list" ("two objects : red circle , blue square") or "relation"
     ("a red circle left of a blue square"); see minivlm.data.text.caption.
     """
-    from .text import captions  # text.py builds on this module, so it is imported here
-
-    g = _generator(seed)
+    g = as_generator(seed)
     batch = sample_scenes(
         n,
         n_objects,

@@ -12,8 +12,7 @@ from typing import NamedTuple
 
 import torch
 
-from .._checks import is_int
-from .scenes import COLOURS, LABELS, SHAPES, Scene, _generator
+from .objects import COLOURS, LABELS, SHAPES, Scene, as_generator
 
 NUMBER_WORDS = ("zero", "one", "two", "three")  # NUMBER_WORDS[k] names the count k
 CAPTION_STYLES = ("list", "relation")
@@ -55,10 +54,7 @@ def caption(scene: Scene, style: str = "list") -> str:
                 counts and order);
     "relation": "a red circle left of a blue square" (chained for three objects).
     """
-    if not isinstance(scene, Scene):
-        raise TypeError(f"scene must be a Scene, got {type(scene).__name__}")
-    if style not in CAPTION_STYLES:
-        raise ValueError(f"style must be one of {CAPTION_STYLES}, got {style!r}")
+    _check_caption(scene, style)
     names = [f"{o.colour} {o.shape}" for o in scene.objects]
     if style == "relation" or len(names) == 1:
         return " left of ".join(f"a {name}" for name in names)
@@ -73,7 +69,7 @@ def captions(scenes, style: str = "list") -> list[str]:
 def parse_caption(text: str) -> list[tuple[str | None, str]]:
     """The objects a text mentions, in order: (colour, shape) for every shape word, with the
     colour word just before it, or None when there is none. Tolerant of any word order, so it
-    also reads generated text (CHAIR counts the shapes a description mentions)."""
+    also reads generated text: these are the mentions that `minivlm.metrics.chair` scores."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     tokens = text.split()
@@ -82,23 +78,6 @@ def parse_caption(text: str) -> list[tuple[str | None, str]]:
         for i, word in enumerate(tokens)
         if word in SHAPES
     ]
-
-
-def swap_colours(text: str, i: int = 0, j: int = 1) -> str:
-    """Exchange the i-th and j-th colour words of a text, Winoground style:
-    "a red square left of a blue circle" -> "a blue square left of a red circle"."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-    tokens = text.split()
-    where = [k for k, word in enumerate(tokens) if word in COLOURS]
-    if not (is_int(i, 0) and is_int(j, 0) and i < len(where) and j < len(where) and i != j):
-        raise ValueError(
-            f"i and j must be distinct indices of colour words; {text!r} has {len(where)} "
-            f"colour words, got i={i!r}, j={j!r}"
-        )
-    a, b = where[i], where[j]
-    tokens[a], tokens[b] = tokens[b], tokens[a]
-    return " ".join(tokens)
 
 
 def class_prompts(template: str = PROMPT_TEMPLATES[0]) -> list[str]:
@@ -121,7 +100,7 @@ def make_qa(scenes, seed=0, kinds=QA_KINDS) -> list[QA]:
     """
     scenes = _check_scenes(scenes)
     kinds = _check_kinds(kinds)
-    g = _generator(seed)
+    g = as_generator(seed)
     # every random number up front, as Python floats: one tensor call, then a plain loop
     draws = torch.rand(len(scenes), 4, generator=g).tolist()
     out = []
@@ -167,6 +146,13 @@ def _ask(scene: Scene, kind: str, d_object: float, coin: bool, d_other: float) -
     return QA(question, "yes" if first.cx < second.cx else "no", kind)
 
 
+def _check_caption(scene, style) -> None:
+    if not isinstance(scene, Scene):
+        raise TypeError(f"scene must be a Scene, got {type(scene).__name__}")
+    if style not in CAPTION_STYLES:
+        raise ValueError(f"style must be one of {CAPTION_STYLES}, got {style!r}")
+
+
 def _check_scenes(scenes) -> list[Scene]:
     if isinstance(scenes, Scene):
         raise TypeError("scenes must be a list of Scene; wrap a single scene as [scene]")
@@ -188,9 +174,14 @@ def _template_words(template: str) -> set[str]:
 
 
 # Every word the world writes, sorted: the vocabulary of minivlm.data.tokenizer.
-WORDS = tuple(sorted(
-    set(COLOURS) | set(SHAPES) | set(NUMBER_WORDS) | set(ANSWERS)
-    | {"a", "objects", "left", "of", ":", ","}  # caption words
-    | set().union(*(_template_words(t) for t in PROMPT_TEMPLATES))
-    | set().union(*(_template_words(q) for q in QUESTIONS.values()))
-))
+WORDS = tuple(
+    sorted(
+        set(COLOURS)
+        | set(SHAPES)
+        | set(NUMBER_WORDS)
+        | set(ANSWERS)
+        | {"a", "objects", "left", "of", ":", ","}  # caption words
+        | set().union(*(_template_words(t) for t in PROMPT_TEMPLATES))
+        | set().union(*(_template_words(q) for q in QUESTIONS.values()))
+    )
+)

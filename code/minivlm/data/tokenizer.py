@@ -31,15 +31,7 @@ class Tokenizer:
 
     def __init__(self, words=None, unknown: str = "raise"):
         words = WORDS if words is None else words
-        if not isinstance(words, (list, tuple, set, frozenset)) or not all(
-            isinstance(w, str) and _TOKEN.fullmatch(w) and not w.startswith("<") for w in words
-        ):
-            raise ValueError(
-                "words must be a collection of lower-case words or single punctuation marks "
-                f"(no special tokens), got {words!r}"
-            )
-        if unknown not in ("raise", "unk"):
-            raise ValueError(f"unknown must be 'raise' or 'unk', got {unknown!r}")
+        _check_vocabulary(words, unknown)
         self.unknown = unknown
         self.vocab = [*SPECIAL_TOKENS, *sorted(set(words)), EOS]  # id -> token
         self.ids = {token: i for i, token in enumerate(self.vocab)}  # token -> id
@@ -51,11 +43,8 @@ class Tokenizer:
     def vocab_size(self) -> int:
         return len(self.vocab)
 
-    def __len__(self) -> int:
-        return len(self.vocab)
-
     def tokenize(self, text: str) -> list[str]:
-        """"Is there a red square?" -> ["is", "there", "a", "red", "square", "?"]."""
+        """ "Is there a red square?" -> ["is", "there", "a", "red", "square", "?"]."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         return _TOKEN.findall(text.lower())
@@ -75,16 +64,7 @@ class Tokenizer:
     def decode(self, ids, skip_special: bool = True) -> str:
         """Ids (a list or 1-D tensor) -> text with one space between tokens. skip_special
         drops <pad>, <bos>, <eos> and <image>, and keeps <unk> visible."""
-        if isinstance(ids, torch.Tensor):
-            if ids.dim() != 1 or ids.is_floating_point():
-                raise ValueError(
-                    f"ids must be a 1-D integer tensor, got {ids.dtype} of shape {tuple(ids.shape)}"
-                )
-            ids = ids.tolist()
-        if not isinstance(ids, (list, tuple)) or not all(is_int(i, 0) for i in ids):
-            raise TypeError(f"ids must be a list of non-negative ints, got {ids!r}")
-        if any(i >= self.vocab_size for i in ids):
-            raise ValueError(f"ids must be below vocab_size {self.vocab_size}, got {max(ids)}")
+        ids = _check_ids(ids, self.vocab_size)
         if skip_special:
             ids = [i for i in ids if i not in self.special_ids]
         return " ".join(self.vocab[i] for i in ids)
@@ -118,3 +98,30 @@ class Tokenizer:
             input_ids[n, : len(row)] = torch.tensor(row, dtype=torch.long)
             attention_mask[n, : len(row)] = 1
         return input_ids, attention_mask
+
+
+def _check_vocabulary(words, unknown) -> None:
+    if not isinstance(words, (list, tuple, set, frozenset)) or not all(
+        isinstance(w, str) and _TOKEN.fullmatch(w) and not w.startswith("<") for w in words
+    ):
+        raise ValueError(
+            "words must be a collection of lower-case words or single punctuation marks "
+            f"(no special tokens), got {words!r}"
+        )
+    if unknown not in ("raise", "unk"):
+        raise ValueError(f"unknown must be 'raise' or 'unk', got {unknown!r}")
+
+
+def _check_ids(ids, vocab_size: int) -> list[int]:
+    """Ids as a list of ints, each in [0, vocab_size)."""
+    if isinstance(ids, torch.Tensor):
+        if ids.dim() != 1 or ids.is_floating_point():
+            raise ValueError(
+                f"ids must be a 1-D integer tensor, got {ids.dtype} of shape {tuple(ids.shape)}"
+            )
+        ids = ids.tolist()
+    if not isinstance(ids, (list, tuple)) or not all(is_int(i, 0) for i in ids):
+        raise TypeError(f"ids must be a list of non-negative ints, got {ids!r}")
+    if any(i >= vocab_size for i in ids):
+        raise ValueError(f"ids must be below vocab_size {vocab_size}, got {max(ids)}")
+    return ids

@@ -59,8 +59,13 @@ class CharLMRecipe:
 def config(vocab_size: int) -> LlamaConfig:
     """Two blocks of width 64, a context of 64 characters."""
     return LlamaConfig(
-        vocab_size=vocab_size, width=64, depth=2, n_heads=4, n_kv_heads=2,
-        intermediate_size=172, max_seq_len=64,
+        vocab_size=vocab_size,
+        width=64,
+        depth=2,
+        n_heads=4,
+        n_kv_heads=2,
+        intermediate_size=172,
+        max_seq_len=64,
     )
 
 
@@ -79,8 +84,9 @@ class TrainedCharLM:
     held_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, held-out loss)
 
 
-def train(recipe: CharLMRecipe, text: str, vocab: CharVocabulary,
-          held_out: str = HELD_OUT) -> TrainedCharLM:
+def train(
+    recipe: CharLMRecipe, text: str, vocab: CharVocabulary, held_out: str = HELD_OUT
+) -> TrainedCharLM:
     """AdamW on random windows of the context length, a fixed number of steps, measuring
     the loss of the held-out line every eval_every steps (and after the last)."""
     torch.manual_seed(recipe.seed)

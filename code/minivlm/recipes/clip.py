@@ -44,12 +44,12 @@ class CLIPRecipe:
     seed: int = 0
 
     @classmethod
-    def chapter(cls) -> "CLIPRecipe":
+    def chapter(cls) -> CLIPRecipe:
         """What the CLIP chapter trains live: single objects, 800 steps of 64."""
         return cls()
 
     @classmethod
-    def book(cls) -> "CLIPRecipe":
+    def book(cls) -> CLIPRecipe:
         """The shipped model: one to three objects, captions listing every object, 6,000
         steps of 128. Batches of 128 made counts and positions readable downstream."""
         return cls(steps=6000, batch_size=128, n_objects=(1, 3), relation_share=0.5)
@@ -194,8 +194,16 @@ def train_classifier(recipe: CLIPRecipe | None = None, progress: bool = True) ->
         return F.cross_entropy(classifier(world.render(batch)), labels)
 
     classifier.train()
-    fit(classifier.parameters(), loss_fn, recipe.steps, recipe.lr, recipe.warmup,
-        recipe.weight_decay, desc="training the classifier", progress=progress)
+    fit(
+        classifier.parameters(),
+        loss_fn,
+        recipe.steps,
+        recipe.lr,
+        recipe.warmup,
+        recipe.weight_decay,
+        desc="training the classifier",
+        progress=progress,
+    )
     return classifier.eval()
 
 
@@ -240,16 +248,19 @@ def chapter_figures(seed: int = 0) -> dict[str, float]:
     figures = {
         "zero_shot": accuracy(predicted, seen.labels),
         "zero_shot_ensemble": accuracy(
-            zero_shot_predict(encode_images(trained, seen.images), ensemble), seen.labels),
+            zero_shot_predict(encode_images(trained, seen.images), ensemble), seen.labels
+        ),
         "zero_shot_unseen": accuracy(
             zero_shot_predict(encode_images(trained, splits["unseen"].images), ensemble),
-            splits["unseen"].labels),
+            splits["unseen"].labels,
+        ),
         "colour_right": (predicted // 5 == seen.labels // 5).float().mean().item(),
         "shape_right": (predicted % 5 == seen.labels % 5).float().mean().item(),
         "final_loss": sum(trained.history.loss[-50:]) / 50,
         "final_scale": trained.model.logit_scale.exp().item(),
-        "classifier_unseen": accuracy(classifier(splits["unseen"].images).argmax(-1),
-                                      splits["unseen"].labels),
+        "classifier_unseen": accuracy(
+            classifier(splits["unseen"].images).argmax(-1), splits["unseen"].labels
+        ),
     }
     captions = sorted(set(seen.captions))
     relevant = torch.tensor([[c == u for u in captions] for c in seen.captions])  # (N, C)
@@ -261,7 +272,8 @@ def chapter_figures(seed: int = 0) -> dict[str, float]:
         images, labels = shifted(kind, recipe)
         key = kind.replace(" ", "_")
         figures[f"clip_{key}"] = accuracy(
-            zero_shot_predict(encode_images(trained, images), ensemble), labels)
+            zero_shot_predict(encode_images(trained, images), ensemble), labels
+        )
         figures[f"classifier_{key}"] = accuracy(classifier(images).argmax(-1), labels)
     return figures
 

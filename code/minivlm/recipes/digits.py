@@ -37,8 +37,12 @@ def load_split():
         torch.arange(len(labels)).numpy(), test_size=0.25, random_state=0, stratify=digits.target
     )
     # (N, 8, 8) -> (N, 1, 8, 8), ink divided by 16 into [0, 1]
-    return (images[train_idx, None] / 16, labels[train_idx],
-            images[test_idx, None] / 16, labels[test_idx])
+    return (
+        images[train_idx, None] / 16,
+        labels[train_idx],
+        images[test_idx, None] / 16,
+        labels[test_idx],
+    )
 
 
 def build() -> nn.Sequential:
@@ -94,10 +98,30 @@ def outside_inputs() -> dict[str, torch.Tensor]:
         "all ink": torch.full((8, 8), 16.0),
         "noise 1": 16 * torch.rand(8, 8, generator=noise),
         "noise 2": 16 * torch.rand(8, 8, generator=noise),
-        "letter A": _drawn(["...##...", "..#..#..", ".#....#.", ".#....#.",
-                            ".######.", ".#....#.", ".#....#.", "........"]),
-        "letter H": _drawn([".#....#.", ".#....#.", ".#....#.", ".######.",
-                            ".#....#.", ".#....#.", ".#....#.", "........"]),
+        "letter A": _drawn(
+            [
+                "...##...",
+                "..#..#..",
+                ".#....#.",
+                ".#....#.",
+                ".######.",
+                ".#....#.",
+                ".#....#.",
+                "........",
+            ]
+        ),
+        "letter H": _drawn(
+            [
+                ".#....#.",
+                ".#....#.",
+                ".#....#.",
+                ".######.",
+                ".#....#.",
+                ".#....#.",
+                ".#....#.",
+                "........",
+            ]
+        ),
     }
 
 

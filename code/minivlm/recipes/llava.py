@@ -28,7 +28,7 @@ import torch
 from ..data import scenes as world
 from ..data.text import DESCRIBE_PROMPT, QA_KINDS, captions, make_qa
 from ..data.tokenizer import Tokenizer
-from ..llava import LLaVA, LLaVAConfig, make_batch
+from ..llava import LLaVA, LLaVAConfig, freeze, make_batch
 from ..train import History, fit
 from .clip import TrainedCLIP, load_book_clip
 
@@ -57,11 +57,11 @@ class LLaVARecipe:
     seed: int = 0
 
     @classmethod
-    def chapter(cls, **kw) -> "LLaVARecipe":
+    def chapter(cls, **kw) -> LLaVARecipe:
         return cls(**kw)
 
     @classmethod
-    def book(cls, **kw) -> "LLaVARecipe":
+    def book(cls, **kw) -> LLaVARecipe:
         """The shipped model: the same recipe, twice as long in stage 2, on more scenes."""
         return cls(**{"stage2_steps": 4800, "n_scenes": 40000, **kw})
 
@@ -83,14 +83,17 @@ class TrainedLLaVA:
 def build(recipe: LLaVARecipe, clip: TrainedCLIP) -> LLaVA:
     """LLaVAConfig.tiny with the book CLIP's vision tower, loaded and frozen."""
     torch.manual_seed(recipe.seed)
+    tokenizer = Tokenizer()
     config = LLaVAConfig.tiny(
         projector=recipe.projector,
+        vocab_size=tokenizer.vocab_size,
+        image_token_id=tokenizer.image_id,
         vision=clip.model.config.vision,
         vision_feature_layer=recipe.vision_feature_layer,
     )
     model = LLaVA(config)
     model.vision_tower.load_state_dict(clip.model.vision.state_dict())
-    model.freeze_vision()
+    freeze(model.vision_tower)  # LLaVA keeps its CLIP encoder frozen in both stages
     return model
 
 
@@ -123,14 +126,14 @@ def stage1_examples(split: world.SceneSplit) -> tuple[list[int], list[str], list
 def stage2_examples(split, recipe: LLaVARecipe) -> tuple[list[int], list[str], list[str]]:
     """Questions about every scene, qa_per_scene each, and a share of descriptions."""
     index, prompts, answers = [], [], []
-    g = torch.Generator().manual_seed(recipe.seed + 2)
+    generator = torch.Generator().manual_seed(recipe.seed + 2)
     for k in range(recipe.qa_per_scene):
         for n, qa in enumerate(make_qa(split.scenes, seed=recipe.seed * 100 + k)):
             index.append(n)
             prompts.append(qa.question)
             answers.append(qa.answer)
     n_describe = int(len(index) * recipe.describe_share / (1 - recipe.describe_share))
-    chosen = torch.randperm(len(split), generator=g)[:n_describe].tolist()
+    chosen = torch.randperm(len(split), generator=generator)[:n_describe].tolist()
     describe = captions([split.scenes[n] for n in chosen])
     return index + chosen, prompts + [DESCRIBE_PROMPT] * len(chosen), answers + describe
 
@@ -214,14 +217,20 @@ def _caption_losses(trained: TrainedLLaVA, split: world.SceneSplit) -> tuple[dic
     """Both forms of caption_losses from one forward pass per view."""
     model, tok = trained.model, trained.tokenizer
     input_ids, labels, _ = make_batch(
-        tok, [DESCRIBE_PROMPT] * len(split), captions(split.scenes), model.n_image_tokens,
+        tok,
+        [DESCRIBE_PROMPT] * len(split),
+        captions(split.scenes),
+        model.n_image_tokens,
         trained.recipe.image_first,
     )
     Z_v = vision_features(model, split.images)  # (n, N, D_v)
     if trained.recipe.blind:
         Z_v = torch.zeros_like(Z_v)
-    views = {"own image": Z_v, "another image": Z_v.roll(1, dims=0),  # the scene's, the next's
-             "no image": torch.zeros_like(Z_v)}
+    views = {
+        "own image": Z_v,
+        "another image": Z_v.roll(1, dims=0),  # the scene's, the next's
+        "no image": torch.zeros_like(Z_v),
+    }
     means, each = {}, {}
     for name, z in views.items():
         logits = model(input_ids=input_ids, vision_features=z)[0]  # (n, T, V)

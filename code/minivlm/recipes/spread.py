@@ -47,13 +47,19 @@ KERNEL_SETS: dict[str, dict[str, str]] = {
 
 # experiment -> (the function that returns its figures for a seed, the recipe it runs)
 EXPERIMENTS: dict[str, tuple[str, str]] = {
-    "neighbours": ("minivlm.recipes.neighbours:figures", "minivlm.recipes.neighbours:NeighboursRecipe"),
+    "neighbours": (
+        "minivlm.recipes.neighbours:figures",
+        "minivlm.recipes.neighbours:NeighboursRecipe",
+    ),
     "digits": ("minivlm.recipes.digits:figures", "minivlm.recipes.digits:DigitsRecipe"),
     "charlm": ("minivlm.recipes.charlm:figures", "minivlm.recipes.charlm:CharLMRecipe"),
     "clip": ("minivlm.recipes.clip:chapter_figures", "minivlm.recipes.clip:CLIPRecipe.chapter"),
     "llava": ("minivlm.recipes.llava:chapter_figures", "minivlm.recipes.llava:LLaVARecipe.chapter"),
     # two models a run (the image first; no stage 1), each as long as the chapter's recipe
-    "llava_ablations": ("minivlm.recipes.llava:ablation_figures", "minivlm.recipes.llava:LLaVARecipe.chapter"),
+    "llava_ablations": (
+        "minivlm.recipes.llava:ablation_figures",
+        "minivlm.recipes.llava:LLaVARecipe.chapter",
+    ),
     "llava_merge": ("minivlm.recipes.llava:merge_figures", "minivlm.recipes.llava:merge_recipe"),
 }
 
@@ -139,7 +145,9 @@ class Spread:
         under none ("none"), or under some only ("some"). Count seeds, not runs: the kernel
         sets of one seed are two roundings of one draw, not two draws."""
         if not callable(test):
-            raise TypeError(f"test must be a function of a run's figures, got {type(test).__name__}")
+            raise TypeError(
+                f"test must be a function of a run's figures, got {type(test).__name__}"
+            )
         held: dict[int, set[bool]] = {}
         for run in self.runs:
             outcome = test(run["figures"])
@@ -148,7 +156,9 @@ class Spread:
             held.setdefault(run["seed"], set()).add(outcome)
         groups = {"all": [], "none": [], "some": []}
         for seed, outcomes in sorted(held.items()):
-            groups["some" if len(outcomes) == 2 else "all" if True in outcomes else "none"].append(seed)
+            groups["some" if len(outcomes) == 2 else "all" if True in outcomes else "none"].append(
+                seed
+            )
         return groups
 
     @property
@@ -163,8 +173,9 @@ class Spread:
             f"{' and the '.join(kernels)} kernels"
         )
 
-    def table(self, rows: dict[str, str], this_run: dict[str, float] | None = None,
-              digits: int = 3) -> str:
+    def table(
+        self, rows: dict[str, str], this_run: dict[str, float] | None = None, digits: int = 3
+    ) -> str:
         """A text table: for each label -> figure, this run (when given) beside the smallest,
         mean and largest value over the runs."""
         width = max(len(label) for label in rows) + 2
@@ -211,13 +222,19 @@ def run_one(experiment: str, seed: int, kernels: str = "default") -> dict:
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "minivlm.recipes.spread", "--figures", experiment, str(seed)],
-        env=env, capture_output=True, text=True,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if done.returncode:
         raise RuntimeError(f"{experiment}, seed {seed}, {kernels} kernels failed:\n{done.stderr}")
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"seed": seed, "kernels": kernels, "seconds": round(time.perf_counter() - start, 1),
-            "figures": figures}
+    return {
+        "seed": seed,
+        "kernels": kernels,
+        "seconds": round(time.perf_counter() - start, 1),
+        "figures": figures,
+    }
 
 
 def measure(experiment: str, seeds=None, kernels=None, log=print) -> Spread:
@@ -243,11 +260,16 @@ def save(spread: Spread) -> Path:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("experiment", nargs="?", choices=sorted(EXPERIMENTS) + ["all"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="default: the experiment's PLANS")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=None, help="default: the experiment's PLANS"
+    )
     parser.add_argument("--kernels", nargs="+", default=None, choices=list(KERNEL_SETS))
-    parser.add_argument("--figures", nargs=2, metavar=("EXPERIMENT", "SEED"),
-                        help="print one run's figures as JSON, in this process")
+    parser.add_argument(
+        "--figures",
+        nargs=2,
+        metavar=("EXPERIMENT", "SEED"),
+        help="print one run's figures as JSON, in this process",
+    )
     args = parser.parse_args(argv)
     if args.figures:
         name, seed = args.figures

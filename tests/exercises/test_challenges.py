@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from minivlm import exercises, metrics
+from minivlm.exercises import challenges
 
-from checker_asserts import fails, passes, raises
-
+from .checker_asserts import fails, passes, raises
 
 # Modality gap ------------------------------------------------------------------------
 
@@ -67,16 +67,21 @@ def _wino(S, strict=True, swap=False, group="and"):
     text = better(S[:, 0, 0], S[:, 1, 0]) & better(S[:, 1, 1], S[:, 0, 1])
     image = better(S[:, 0, 0], S[:, 0, 1]) & better(S[:, 1, 1], S[:, 1, 0])
     t, i = text.float().mean().item(), image.float().mean().item()
-    g = {"and": (text & image).float().mean().item(), "or": (text | image).float().mean().item(),
-         "mean": (t + i) / 2}[group]
+    g = {
+        "and": (text & image).float().mean().item(),
+        "or": (text | image).float().mean().item(),
+        "mean": (t + i) / 2,
+    }[group]
     return {"text": t, "image": i, "group": g}
 
 
 def test_winoground_accepts_right_solutions(capsys):
     passes(capsys, exercises.check_winoground(metrics.winoground_scores))
     passes(capsys, exercises.check_winoground(_wino))
-    passes(capsys, exercises.check_winoground(
-        lambda S: {k: torch.tensor(v) for k, v in _wino(S).items()}))  # 0-d tensors
+    passes(
+        capsys,
+        exercises.check_winoground(lambda S: {k: torch.tensor(v) for k, v in _wino(S).items()}),
+    )  # 0-d tensors
 
 
 @pytest.mark.parametrize(
@@ -121,7 +126,7 @@ def _asymmetric(W):
 
 
 def test_int8_quantize_accepts_right_solutions(capsys):
-    passes(capsys, exercises.check_int8_quantize(exercises._int8_per_row))
+    passes(capsys, exercises.check_int8_quantize(challenges._int8_per_row))
     passes(capsys, exercises.check_int8_quantize(_quantize))  # scale of shape (rows,)
     passes(capsys, exercises.check_int8_quantize(lambda W: _quantize(W, dtype=torch.int64)))
 
@@ -161,7 +166,7 @@ def test_int8_reference_reconstructs_within_half_a_step():
     g = torch.Generator().manual_seed(0)
     W = torch.randn(8, 32, generator=g) * torch.exp(torch.randn(8, 1, generator=g))
     W[3] = 0  # a zero row gets a positive scale and zeros
-    q, scale = exercises._int8_per_row(W)
+    q, scale = challenges._int8_per_row(W)
     assert q.dtype == torch.int8 and scale.shape == (8, 1) and (scale > 0).all()
     assert q.abs().max() <= 127 and (q[3] == 0).all()
     error = (q.float() * scale - W).abs()

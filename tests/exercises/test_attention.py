@@ -1,4 +1,5 @@
-"""minivlm.exercises: every checker accepts the package's solution and names each mistake."""
+"""The checkers of the attention chapter (minivlm.exercises.attention) accept the package's
+solution and name each mistake."""
 
 from __future__ import annotations
 
@@ -8,177 +9,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from minivlm import attention, cnn, exercises, positional
-from minivlm.exercises import CheckResult
+from minivlm import attention, exercises, positional
 
-from checker_asserts import fails as _fails
-from checker_asserts import passes as _passes
-from checker_asserts import raises as _raises
-
-
-def test_check_result_str_and_bool():
-    assert (
-        bool(CheckResult(True, "fine"))
-        and str(CheckResult(True, "fine")) == "correct: fine"
-    )
-    assert not CheckResult(False, "x") and str(CheckResult(False, "x")) == "not yet: x"
-
-
-# conv2d ------------------------------------------------------------------------------
-
-
-def test_check_conv2d_accepts_the_package(capsys):
-    _passes(capsys, exercises.check_conv2d(cnn.conv2d))
-    _passes(capsys, exercises.check_conv2d(F.conv2d))
-
-
-def test_check_conv2d_flipped_kernel(capsys):
-    def flipped(x, w, b=None, stride=1, padding=0):
-        return cnn.conv2d(x, w.flip(-2, -1), b, stride=stride, padding=padding)
-
-    _fails(
-        capsys,
-        exercises.check_conv2d(flipped),
-        "the kernel is flipped",
-        "cross-correlation",
-    )
-
-
-def test_check_conv2d_missing_bias(capsys):
-    def no_bias(x, w, b=None, stride=1, padding=0):
-        return cnn.conv2d(x, w, None, stride=stride, padding=padding)
-
-    _fails(capsys, exercises.check_conv2d(no_bias), "the bias b_d is missing")
-
-
-def test_check_conv2d_other_failures(capsys):
-    _fails(
-        capsys,
-        exercises.check_conv2d(_raises),
-        "raised RuntimeError: not implemented yet",
-    )
-    _fails(
-        capsys,
-        exercises.check_conv2d(lambda x, w, b=None, stride=1, padding=0: 0.0),
-        "should return a torch.Tensor, got float",
-    )
-    # ignoring the stride: right on the stride-1 cases, wrong shape afterwards
-    _fails(
-        capsys,
-        exercises.check_conv2d(
-            lambda x, w, b=None, stride=1, padding=0: cnn.conv2d(
-                x, w, b, padding=padding
-            )
-        ),
-        "stride=2",
-        "returned shape",
-    )
-    _fails(
-        capsys,
-        exercises.check_conv2d(
-            lambda x, w, b=None, stride=1, padding=0: (
-                2 * F.conv2d(x, w, b, stride, padding)
-            )
-        ),
-        "right shape but wrong values",
-    )
-
-
-# max_pool2d --------------------------------------------------------------------------
-
-
-def test_check_max_pool2d_accepts_the_package(capsys):
-    _passes(capsys, exercises.check_max_pool2d(cnn.max_pool2d))
-
-
-def test_check_max_pool2d_average_pooling(capsys):
-    _fails(
-        capsys,
-        exercises.check_max_pool2d(lambda x, p: F.avg_pool2d(x, p)),
-        "average pooling",
-    )
-
-
-def test_check_max_pool2d_overlapping_windows(capsys):
-    _fails(
-        capsys,
-        exercises.check_max_pool2d(lambda x, p: F.max_pool2d(x, p, stride=1)),
-        "the windows overlap",
-    )
-
-
-def test_check_max_pool2d_other_failures(capsys):
-    _fails(
-        capsys,
-        exercises.check_max_pool2d(_raises),
-        "max_pool2d with p=2",
-        "raised RuntimeError",
-    )
-    _fails(
-        capsys,
-        exercises.check_max_pool2d(lambda x, p: F.max_pool2d(x, p, ceil_mode=True)),
-        "8x9 input returned shape (2, 3, 4, 5), expected (2, 3, 4, 4)",
-    )
-    _fails(
-        capsys,
-        exercises.check_max_pool2d(lambda x, p: -F.max_pool2d(-x, p)),
-        "wrong values",
-    )
-
-
-# receptive_field ---------------------------------------------------------------------
-
-
-def _package_receptive_field(kernels, strides):
-    return cnn.receptive_field([cnn.Layer(k, s) for k, s in zip(kernels, strides)])[-1]
-
-
-def test_check_receptive_field_accepts_the_package(capsys):
-    _passes(capsys, exercises.check_receptive_field(_package_receptive_field))
-    _passes(
-        capsys,
-        exercises.check_receptive_field(
-            lambda k, s: torch.tensor(_package_receptive_field(k, s))
-        ),
-    )
-
-
-def test_check_receptive_field_forgotten_jumps(capsys):
-    def no_jumps(kernels, strides):
-        return 1 + sum(k - 1 for k in kernels)
-
-    _fails(
-        capsys,
-        exercises.check_receptive_field(no_jumps),
-        "kernels [7, 3, 3, 3], strides [2, 2, 1, 1]: got 13, expected 27",
-        "the jump",
-    )
-
-
-def test_check_receptive_field_other_failures(capsys):
-    def jumps_after(kernels, strides):  # multiplies in the current stride too early
-        r, j = 1, 1
-        for k, s in zip(kernels, strides):
-            j *= s
-            r += (k - 1) * j
-        return r
-
-    result = exercises.check_receptive_field(jumps_after)
-    _fails(capsys, result, "got", "expected 27")
-    assert "jump" not in result.message  # no hint for a mistake it does not know
-    _fails(
-        capsys,
-        exercises.check_receptive_field(_raises),
-        "receptive_field raised RuntimeError",
-    )
-
+from .checker_asserts import fails as _fails
+from .checker_asserts import passes as _passes
+from .checker_asserts import raises as _raises
 
 # attention ---------------------------------------------------------------------------
 
 
-def _own_attention(
-    q, k, v, mask=None, scale=None, softmax_dim=-1, ignore_mask=False, invert=False
-):
+def _own_attention(q, k, v, mask=None, scale=None, softmax_dim=-1, ignore_mask=False, invert=False):
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = q @ k.transpose(-2, -1) * scale
     if mask is not None and not ignore_mask:
@@ -194,9 +34,7 @@ def test_check_attention_accepts_the_package(capsys):
     _passes(
         capsys,
         exercises.check_attention(
-            lambda q, k, v, mask=None: F.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask
-            )
+            lambda q, k, v, mask=None: F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         ),
     )
 
@@ -236,9 +74,7 @@ def test_check_attention_other_failures(capsys):
     )
     _fails(
         capsys,
-        exercises.check_attention(
-            lambda q, k, v, mask=None: (q @ k.transpose(-2, -1)).tanh() @ v
-        ),
+        exercises.check_attention(lambda q, k, v, mask=None: (q @ k.transpose(-2, -1)).tanh() @ v),
         "right shape but wrong values",
     )
     _fails(
@@ -264,9 +100,7 @@ def _own_sinusoidal(n, d, swap=False, exponent_by_dim=False, halves=False):
 
 
 def test_check_sinusoidal_accepts_the_package(capsys):
-    _passes(
-        capsys, exercises.check_sinusoidal(positional.sinusoidal)
-    )  # float32 is fine
+    _passes(capsys, exercises.check_sinusoidal(positional.sinusoidal))  # float32 is fine
     _passes(capsys, exercises.check_sinusoidal(_own_sinusoidal))
 
 
@@ -315,15 +149,11 @@ def test_check_sinusoidal_other_failures(capsys):
 def test_check_causal_mask_accepts_a_correct_mask(capsys):
     _passes(
         capsys,
-        exercises.check_causal_mask(
-            lambda n: torch.ones(n, n, dtype=torch.bool).tril()
-        ),
+        exercises.check_causal_mask(lambda n: torch.ones(n, n, dtype=torch.bool).tril()),
     )
     _passes(
         capsys,
-        exercises.check_causal_mask(
-            lambda n: torch.arange(n)[None, :] <= torch.arange(n)[:, None]
-        ),
+        exercises.check_causal_mask(lambda n: torch.arange(n)[None, :] <= torch.arange(n)[:, None]),
     )
 
 
@@ -378,16 +208,12 @@ def test_check_causal_mask_inverted_is_not_confused_with_missing_diagonal(capsys
     # at n = 1 both mistakes give [[False]]; the checker must still tell them apart
     _fails(
         capsys,
-        exercises.check_causal_mask(
-            lambda n: ~torch.ones(n, n, dtype=torch.bool).tril()
-        ),
+        exercises.check_causal_mask(lambda n: ~torch.ones(n, n, dtype=torch.bool).tril()),
         "not 'blocked'",
     )
     _fails(
         capsys,
-        exercises.check_causal_mask(
-            lambda n: torch.ones(n, n, dtype=torch.bool).tril(-1)
-        ),
+        exercises.check_causal_mask(lambda n: torch.ones(n, n, dtype=torch.bool).tril(-1)),
         "diagonal",
     )
 

@@ -8,12 +8,11 @@ import torch.nn.functional as F
 
 from minivlm import exercises
 from minivlm.clip import clip_loss
-
-from checker_asserts import fails as _fails
-from checker_asserts import passes as _passes
-from checker_asserts import raises as _raises
 from minivlm.llama import Llama, LlamaConfig
 
+from .checker_asserts import fails as _fails
+from .checker_asserts import passes as _passes
+from .checker_asserts import raises as _raises
 
 # InfoNCE -----------------------------------------------------------------------------
 

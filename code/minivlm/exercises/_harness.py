@@ -1,0 +1,208 @@
+"""The harness under every checker.
+
+A checker builds Cases: fixed inputs, the package's answer on them, and the answer each usual
+mistake gives. run calls the student's function on each case and hands the answer to a
+comparator; the comparator returns when the answer is right and raises Wrong, with what went
+wrong in words, when it is not. diagnose is the comparators' common core: right answer, else
+the first named mistake that gives the same answer, else a plain description of the error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+# a checker's mistakes: hint -> the answer that mistake gives, in the form of the expected one
+Mistakes = dict[str, object]
+
+
+@dataclass
+class CheckResult:
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        return f"CheckResult(passed={self.passed})"
+
+    def __str__(self) -> str:
+        return ("correct: " if self.passed else "not yet: ") + self.message
+
+
+class Wrong(Exception):
+    """Raised by a comparator: the message says what is wrong with the student's answer."""
+
+
+Comparator = Callable[[str, object, object, Mistakes], None]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One fixed input: name says which in messages; call runs the student's function on it.
+
+    compare, when given, replaces run's comparator for this case only (a comparator that
+    needs the case's inputs to word its messages).
+    """
+
+    name: str
+    call: Callable[[], object]
+    expected: object
+    mistakes: Mistakes = field(default_factory=dict)
+    compare: Comparator | None = None
+
+
+def report(passed: bool, message: str) -> CheckResult:
+    """The one line a checker prints, and the result it returns."""
+    result = CheckResult(passed, message)
+    print(result)
+    return result
+
+
+def run(
+    label: str,
+    cases: Sequence[Case],
+    compare: Comparator | None = None,
+    unit: str = "cases",
+    verb: str = "agrees",
+) -> CheckResult:
+    """Report the first case the student's function gets wrong, or that it gets all right.
+
+    compare defaults to compare_tensors; on success the line is
+    "<label> <verb> with the reference on <len(cases)> <unit>".
+    """
+    if not cases or not all(isinstance(case, Case) for case in cases):
+        kinds = [type(case).__name__ for case in cases]
+        raise TypeError(f"cases must be a non-empty sequence of Case, got {kinds}")
+    for case in cases:
+        try:
+            got = case.call()
+        except Exception as error:  # the student's code failed: say how
+            return report(False, f"{case.name} raised {type(error).__name__}: {error}")
+        try:
+            (case.compare or compare or compare_tensors)(
+                case.name, got, case.expected, case.mistakes
+            )
+        except Wrong as problem:
+            return report(False, str(problem))
+    return report(True, f"{label} {verb} with the reference on {len(cases)} {unit}")
+
+
+def diagnose(
+    name: str,
+    got,
+    expected,
+    mistakes: Mistakes,
+    same: Callable[[object, object], bool],
+    unknown: Callable[[], str],
+) -> None:
+    """Return when got is the expected answer; otherwise raise Wrong with "<name>: <hint>" for
+    the first mistake whose answer got reproduces, or with unknown() when it reproduces none."""
+    if same(got, expected):
+        return
+    for hint, wrong in mistakes.items():
+        if same(got, wrong):
+            raise Wrong(f"{name}: {hint}")
+    raise Wrong(unknown())
+
+
+def as_output(value):
+    """Accept a tensor, or a tuple whose first element is the tensor (output, weights)."""
+    return value[0] if isinstance(value, (tuple, list)) and value else value
+
+
+def close(atol: float, rtol: float = 1e-5) -> Callable[[torch.Tensor, torch.Tensor], bool]:
+    """Tensors of one shape whose values agree as torch.allclose(got, other, rtol, atol) says."""
+
+    def same(got: torch.Tensor, other: torch.Tensor) -> bool:
+        if got.shape != other.shape:
+            return False
+        return torch.allclose(got, other.to(got.dtype), rtol=rtol, atol=atol)
+
+    return same
+
+
+def compare_tensors(
+    name: str, got, expected: torch.Tensor, mistakes: Mistakes, atol: float = 1e-4
+) -> None:
+    """The student's answer should be a tensor (or (tensor, ...)) close to expected."""
+    got = as_output(got)
+    if not isinstance(got, torch.Tensor):
+        raise Wrong(f"{name} should return a torch.Tensor, got {type(got).__name__}")
+    got = got.detach().to(expected.dtype)
+
+    def unknown() -> str:
+        # a mistake that changes the shape (overlapping pooling windows) was named first
+        if got.shape != expected.shape:
+            return f"{name} returned shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+        error = (got - expected).abs().max().item()
+        return f"{name} returned the right shape but wrong values (largest error {error:.3g})"
+
+    diagnose(name, got, expected, mistakes, close(atol), unknown)
+
+
+def compare_scalars(name: str, got, expected: torch.Tensor, mistakes: Mistakes) -> None:
+    """compare_tensors for a loss or a metric: a 0-d tensor, or a Python number."""
+    got = as_output(got)
+    if isinstance(got, (int, float)) and not isinstance(got, bool):
+        got = torch.tensor(float(got))
+    compare_tensors(name, got, expected, mistakes, atol=1e-5)
+
+
+def numbers_in(got, keys: Sequence[str], fn: str) -> dict[str, float]:
+    """The values of a dict the student's function fn returned, each a number (or a one-element
+    tensor); raise Wrong when it is not a dict, lacks one of keys, or holds something else."""
+    listed = ", ".join(repr(k) for k in keys)
+    if not isinstance(got, dict):
+        raise Wrong(f"{fn} should return a dict with keys {listed}, got {type(got).__name__}")
+    missing = [k for k in keys if k not in got]
+    if missing:
+        needed = ", ".join(repr(k) for k in keys[:-1]) + f" and {keys[-1]!r}"
+        raise Wrong(
+            f"the dict returned by {fn} lacks the key{'s' if len(missing) > 1 else ''} "
+            + ", ".join(repr(k) for k in missing)
+            + f"; it needs {needed}"
+        )
+    values = {}
+    for k in keys:
+        v = got[k]
+        if isinstance(v, torch.Tensor) and v.numel() == 1:
+            v = v.item()
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise Wrong(f"{fn}[{k!r}] should be a number, got {type(v).__name__}")
+        values[k] = float(v)
+    return values
+
+
+def compare_dicts(
+    name: str,
+    got,
+    expected: dict[str, float],
+    mistakes: Mistakes,
+    fn: str,
+    noun: str = "value",
+    tol: float = 1e-6,
+) -> None:
+    """The student's fn should return a dict with expected's keys and values (within tol);
+    each mistake's answer is such a dict too. noun names a value in messages ("score")."""
+    keys = tuple(expected)
+    values = numbers_in(got, keys, fn)
+
+    def same(a: dict, b: dict) -> bool:
+        return all(abs(a[k] - b[k]) <= tol for k in keys)
+
+    def unknown() -> str:
+        k = next(k for k in keys if abs(values[k] - expected[k]) > tol)
+        return f"{name}: the {k} {noun} is {values[k]:.4g}, expected {expected[k]:.4g}"
+
+    diagnose(name, values, expected, mistakes, same, unknown)
+
+
+def pair_in(got, fn: str, names: str) -> tuple:
+    """The two elements of the pair the student's fn returned; names says which: "(q, scale)"."""
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        raise Wrong(f"{fn} should return a pair {names}, got {type(got).__name__}")
+    return tuple(got)

@@ -1,1 +1,0 @@
-"""Shared pytest configuration: the notebooks run under nbval with their own kernel."""
