@@ -72,7 +72,7 @@ def test_projector_paths_match_the_projectors_token_counts_and_wiring():
     }
     # one line per (patch, token) that feeds it: 16, 16 (each patch into one block), 8 x 16
     assert [len(ax.lines) for ax in axes] == [16, 16, 128]
-    with pytest.raises(ValueError, match="square grid whose side merge divides, got n_patches=12"):
+    with pytest.raises(ValueError, match="square grid of patches whose side it divides, got N=12"):
         diagrams.projector_paths(axes, n_patches=12, merge=2, n_queries=8)
     with pytest.raises(ValueError, match="one Axes per projector, 3, got 2"):
         diagrams.projector_paths(axes[:2], n_patches=16, merge=2, n_queries=8)

@@ -184,7 +184,7 @@ def test_tiny_preset_counts_like_hugging_face():
 
 
 def test_bad_input_is_rejected_with_expected_and_got():
-    model = Llama(LlamaConfig.tiny(vocab_size=50, max_seq_len=16))
+    model = Llama(LlamaConfig.tiny(vocab_size=50, max_seq_len=16, width=128))
     ids = torch.randint(0, 50, (2, 8))
     with pytest.raises(ValueError, match="longer than the context: at most 16 tokens, got 17"):
         model(torch.randint(0, 50, (1, 17)))

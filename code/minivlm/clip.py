@@ -2,7 +2,7 @@
 
 The paper's pseudo-code, with the names used here:
 
-    I_f = image_encoder(I)                      # (n, d_i)  ViT class token, minivlm.vit
+    I_f = image_encoder(I)                      # (n, d_i)  ViT pooled token, minivlm.vit
     T_f = text_encoder(T)                       # (n, d_t)  causal transformer, end-of-text token
     I_e = l2_normalize(I_f @ W_i)               # (n, d_e)
     T_e = l2_normalize(T_f @ W_t)               # (n, d_e)

@@ -30,6 +30,21 @@ def segments(
     answer with the stop after it. turns: LLaVA-Instruct's "conversations" list, alternating
     human and gpt, human first, "<image>" in the first turn only.
     """
+    _check_turns(turns)
+    pieces = [(system + stop, False)]
+    for turn in turns:
+        role = ROLES[turn["from"]]
+        if turn["from"] == "human":
+            # the instruction and the assistant's cue are context: no loss on them
+            pieces.append((f"{role}: {turn['value']}{stop}{ROLES['gpt']}: ", False))
+        else:
+            pieces.append((turn["value"] + stop, True))
+    return pieces
+
+
+def _check_turns(turns) -> None:
+    """LLaVA-Instruct's layout: human and gpt alternate, human first and gpt last, and
+    "<image>" sits in the first turn only."""
     if not isinstance(turns, list) or not turns:
         raise TypeError(
             f"turns must be a non-empty list of {{'from', 'value'}} dicts, got {turns!r}"
@@ -50,12 +65,3 @@ def segments(
             )
     if len(turns) % 2:
         raise ValueError(f"a conversation ends with the assistant's answer, got {len(turns)} turns")
-    pieces = [(system + stop, False)]
-    for turn in turns:
-        role = ROLES[turn["from"]]
-        if turn["from"] == "human":
-            # the instruction and the assistant's cue are context: no loss on them
-            pieces.append((f"{role}: {turn['value']}{stop}{ROLES['gpt']}: ", False))
-        else:
-            pieces.append((turn["value"] + stop, True))
-    return pieces

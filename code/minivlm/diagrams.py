@@ -13,6 +13,9 @@ import math
 import torch
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
+from .llama import IGNORE_INDEX
+from .projectors import merge_blocks
+
 # one colour per kind of box, chosen from the colour-blind-safe Okabe-Ito palette
 COLOURS = {
     "text": "#E69F00",  # orange: prompt tokens
@@ -57,7 +60,7 @@ def sequence(
     vocab=None,
     image_token: str = "<image>",
     special=("<bos>", "<eos>", "<pad>"),
-    ignore_index: int = -100,
+    ignore_index: int = IGNORE_INDEX,
     max_image: int = 3,
 ) -> dict[str, int]:
     """A training sequence, one box per position: its input token above, its label below
@@ -184,13 +187,13 @@ def stages(axes, model, parts=("vision_tower", "projector", "language_model")) -
 
 def merge_sources(side: int, merge: int) -> list[list[int]]:
     """For each token of a patch merger over a side x side grid, the patches it concatenates,
-    in the order MergeProjector concatenates them: blocks row by row, patches row by row."""
-    m = side // merge  # blocks per side
-    return [
-        [(br * merge + i) * side + bc * merge + j for i in range(merge) for j in range(merge)]
-        for br in range(m)
-        for bc in range(m)
-    ]
+    read off projectors.merge_blocks applied to the patches' indices."""
+    return _blocks(side * side, merge)
+
+
+def _blocks(n_patches: int, merge: int) -> list[list[int]]:
+    indices = torch.arange(n_patches).view(1, n_patches, 1)  # (1, N, 1): each patch its index
+    return merge_blocks(indices, merge)[0].tolist()  # (N / k^2, k^2)
 
 
 def projector_paths(axes, n_patches: int, merge: int, n_queries: int) -> dict[str, int]:
@@ -200,17 +203,9 @@ def projector_paths(axes, n_patches: int, merge: int, n_queries: int) -> dict[st
     axes = list(axes)
     if len(axes) != 3:
         raise ValueError(f"axes must hold one Axes per projector, 3, got {len(axes)}")
+    blocks = _blocks(n_patches, merge)  # raises unless the patches form a square grid
     side = math.isqrt(n_patches)
-    if side * side != n_patches or side % merge:
-        raise ValueError(
-            f"n_patches must be a square grid whose side merge divides, got n_patches="
-            f"{n_patches}, merge={merge}"
-        )
-    tokens = {
-        "linear / MLP": n_patches,
-        "patch merger": (side // merge) ** 2,
-        "Q-Former": n_queries,
-    }
+    tokens = {"linear / MLP": n_patches, "patch merger": len(blocks), "Q-Former": n_queries}
     for ax, (name, n_tokens) in zip(axes, tokens.items()):
         # the patch grid on the left, the tokens in a column on the right
         for r in range(side):
@@ -230,7 +225,7 @@ def projector_paths(axes, n_patches: int, merge: int, n_queries: int) -> dict[st
             if name == "linear / MLP":
                 sources = [t]
             elif name == "patch merger":
-                sources = merge_sources(side, merge)[t]
+                sources = blocks[t]
             else:
                 sources = range(n_patches)
             for p in sources:

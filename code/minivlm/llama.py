@@ -50,7 +50,8 @@ class LlamaConfig:
     rope_theta: float = 10000.0  # the base of theta_i = base^(-2i/d)
     rms_norm_eps: float = 1e-5
     tie_embeddings: bool = False  # lm_head shares the token embedding matrix
-    # "sdpa": PyTorch's fused kernel; "eager": the package's attention, which returns the weights
+    # "sdpa": PyTorch's fused kernel; "eager": the package's, whose attention modules return the
+    # weights
     attn_implementation: str = "sdpa"
 
     def __post_init__(self):
@@ -84,9 +85,13 @@ class LlamaConfig:
 
     @classmethod
     def tiny(cls, vocab_size: int = 256, **kw) -> LlamaConfig:
-        """The book's language model: 4 blocks of width 128, 4 query and 2 key/value heads."""
+        """The book's language model: 2 blocks of width 64, 4 query and 2 key/value heads, a
+        context of 64 tokens (the character model of the Evolution chapter; LLaVA's with 4
+        key/value heads). kw replace any field."""
+        # intermediate 172 ~ 8/3 x 64: SwiGLU's three matrices hold as many weights as a 4x
+        # GELU MLP's two
         base = dict(
-            width=128, depth=4, n_heads=4, n_kv_heads=2, intermediate_size=344, max_seq_len=256
+            width=64, depth=2, n_heads=4, n_kv_heads=2, intermediate_size=172, max_seq_len=64
         )
         return cls(**{"vocab_size": vocab_size, **base, **kw})
 
@@ -103,8 +108,15 @@ class LlamaConfig:
         return cls()
 
 
+# the label of a position with no loss: PyTorch's and Hugging Face's convention
+IGNORE_INDEX = -100
+
+
 def next_token_loss(
-    logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = -100, per_row: bool = False
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    ignore_index: int = IGNORE_INDEX,
+    per_row: bool = False,
 ) -> torch.Tensor:
     """The causal language-modelling loss: logit t predicts label t + 1.
 
@@ -269,38 +281,15 @@ class Llama(nn.Module):
         labels: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        c = self.config
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("give exactly one of input_ids (B, T) and inputs_embeds (B, T, D)")
-        if input_ids is not None:
-            check_token_ids(input_ids, "input_ids", c.vocab_size)
-            x = self.embed(input_ids)  # (B, T) -> (B, T, D)
-        else:
-            check_tensor(inputs_embeds, "inputs_embeds", dim=3, last=c.width, shape_doc="(B, T, D)")
-            x = inputs_embeds
-        B, T, _ = x.shape
-        if T > c.max_seq_len:
-            raise ValueError(
-                f"sequence is longer than the context: at most {c.max_seq_len} tokens, got {T}"
-            )
-
+        B, T = self._check_inputs(input_ids, inputs_embeds, attention_mask, position_ids)
+        x = self.embed(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, D)
         if position_ids is None:
             position_ids = torch.arange(T, device=x.device)[None]  # (1, T), for every row
-        elif position_ids.shape not in {(B, T), (1, T)}:
-            raise ValueError(
-                f"position_ids must be (B, T) = {(B, T)} or (1, T), got {tuple(position_ids.shape)}"
-            )
         cos, sin = self.rope(position_ids, x.dtype)
-
         mask = None  # None: causal, which the fused kernel applies without building the mask
         if attention_mask is not None:
-            if tuple(attention_mask.shape) != (B, T):
-                raise ValueError(
-                    f"attention_mask must be (B, T) = {(B, T)}, got {tuple(attention_mask.shape)}"
-                )
             # (T, T) & (B, 1, 1, T) -> (B, 1, T, T); a row with no key left (a left pad) gives 0
             mask = causal_mask(T, x.device) & padding_mask(attention_mask)
-
         for layer in self.layers:
             x = layer(x, cos, sin, mask)
         logits = self.lm_head(self.norm(x))  # (B, T, D) -> (B, T, V)
@@ -308,24 +297,44 @@ class Llama(nn.Module):
         loss = None if labels is None else next_token_loss(logits, labels)
         return logits, loss
 
-    def _check_generate(
-        self, input_ids, inputs_embeds, attention_mask, max_new_tokens, temperature
-    ) -> None:
-        check_int(max_new_tokens, "max_new_tokens", minimum=0)
-        if not isinstance(temperature, (int, float)) or temperature < 0:
-            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+    def _check_inputs(
+        self, input_ids, inputs_embeds, attention_mask, position_ids=None, n_new: int = 0
+    ) -> tuple[int, int]:
+        """One of input_ids and inputs_embeds, fitting the context with n_new tokens more, and
+        the masks and positions of their shape; returns (B, T)."""
+        c = self.config
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("give exactly one of input_ids (B, T) and inputs_embeds (B, T, D)")
+        if input_ids is not None:
+            check_token_ids(input_ids, "input_ids", c.vocab_size)
+        else:
+            check_tensor(inputs_embeds, "inputs_embeds", dim=3, last=c.width, shape_doc="(B, T, D)")
         B, T = (input_ids if input_ids is not None else inputs_embeds).shape[:2]
-        if T + max_new_tokens > self.config.max_seq_len:
+        if n_new and T + n_new > c.max_seq_len:
             raise ValueError(
-                f"prompt plus new tokens must fit the context of {self.config.max_seq_len}, "
-                f"got {T} + {max_new_tokens}"
+                f"prompt plus new tokens must fit the context of {c.max_seq_len}, got {T} + {n_new}"
+            )
+        if T > c.max_seq_len:
+            raise ValueError(
+                f"sequence is longer than the context: at most {c.max_seq_len} tokens, got {T}"
             )
         if attention_mask is not None and tuple(attention_mask.shape) != (B, T):
             raise ValueError(
                 f"attention_mask must be (B, T) = {(B, T)}, got {tuple(attention_mask.shape)}"
             )
+        if position_ids is not None and tuple(position_ids.shape) not in {(B, T), (1, T)}:
+            raise ValueError(
+                f"position_ids must be (B, T) = {(B, T)} or (1, T), got {tuple(position_ids.shape)}"
+            )
+        return B, T
+
+    def _check_generate(
+        self, input_ids, inputs_embeds, attention_mask, max_new_tokens, temperature
+    ) -> tuple[int, int]:
+        check_int(max_new_tokens, "max_new_tokens", minimum=0)
+        if not isinstance(temperature, (int, float)) or temperature < 0:
+            raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+        return self._check_inputs(input_ids, inputs_embeds, attention_mask, n_new=max_new_tokens)
 
     @torch.no_grad()
     def generate(
@@ -353,9 +362,10 @@ class Llama(nn.Module):
         cache): simpler, and cheap at this book's sequence lengths. A torch.Generator makes
         sampling reproducible.
         """
+        B, T = self._check_generate(
+            input_ids, inputs_embeds, attention_mask, max_new_tokens, temperature
+        )
         prompt = input_ids if input_ids is not None else inputs_embeds
-        self._check_generate(input_ids, inputs_embeds, attention_mask, max_new_tokens, temperature)
-        B, T = prompt.shape[:2]
         eos = eos_token_id
         pad = eos if pad_token_id is None else pad_token_id
         positions = None  # None: 0..T-1

@@ -24,7 +24,7 @@ import torch.nn as nn
 
 from ._checks import check_int, check_tensor, check_token_ids, is_int
 from .clip import CLIPConfig, vision_from_hf
-from .llama import Llama, LlamaConfig, next_token_loss
+from .llama import IGNORE_INDEX, Llama, LlamaConfig, next_token_loss
 from .projectors import PROJECTORS, make_projector
 from .vit import ViT, ViTConfig
 
@@ -34,11 +34,8 @@ def _tiny_vision() -> ViTConfig:
 
 
 def _tiny_text(vocab_size: int = 48) -> LlamaConfig:
-    # the scene world's 48 tokens by default; the recipes pass their tokenizer's vocabulary
-    # intermediate 172 ~ 8/3 x 64: SwiGLU's three matrices hold as many weights as a 4x MLP's two
-    return LlamaConfig(
-        vocab_size=vocab_size, width=64, depth=2, n_heads=4, intermediate_size=172, max_seq_len=64
-    )
+    # the book's tiny language model with one key/value head per query head
+    return LlamaConfig.tiny(vocab_size, n_kv_heads=4)
 
 
 @dataclass
@@ -54,7 +51,6 @@ class LLaVAConfig:
     vision_feature_layer: int = -2  # index into the tower's depth + 1 hidden states
     # "default": drop the class token (Hugging Face's "default"); "full": keep it
     vision_feature_select: str = "default"
-    ignore_index: int = -100  # the label of positions with no loss
 
     def __post_init__(self):
         if not isinstance(self.vision, ViTConfig) or not isinstance(self.text, LlamaConfig):
@@ -83,11 +79,6 @@ class LLaVAConfig:
             raise ValueError(
                 f"vision_feature_select must be 'default' or 'full', "
                 f"got {self.vision_feature_select!r}"
-            )
-        if not isinstance(self.ignore_index, int) or 0 <= self.ignore_index < V:
-            raise ValueError(
-                f"ignore_index must be an int outside the vocabulary [0, {V}), "
-                f"got {self.ignore_index!r}"
             )
 
     @property
@@ -209,6 +200,12 @@ class LLaVA(nn.Module):
         # (B, T, 1) mask, (B, N_out, D) source -> (B, T, D)
         return embeds.masked_scatter(is_image[..., None], image_features.to(embeds.dtype))
 
+    def _inputs_embeds(self, input_ids, pixel_values, vision_features) -> torch.Tensor:
+        """[H_v, H_q, X_a] as the language model reads it: (B, T) ids -> (B, T, D)."""
+        if input_ids is None:
+            raise ValueError("input_ids (B, T) are required")
+        return self.merge(input_ids, self.image_features(pixel_values, vision_features))
+
     def forward(
         self,
         pixel_values: torch.Tensor | None = None,
@@ -219,26 +216,20 @@ class LLaVA(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(logits (B, T, V), loss or None): causal language modelling over the merged sequence.
 
-        labels (B, T): input ids with ignore_index (-100) where no loss is wanted; logit t
+        labels (B, T): input ids with IGNORE_INDEX (-100) where no loss is wanted; logit t
         predicts label t + 1, and the loss is the mean cross-entropy over the other labels.
         vision_features: Z_v (B, N, D_v) computed beforehand, in place of pixel_values.
         """
-        if input_ids is None:
-            raise ValueError("input_ids (B, T) are required")
-        H_v = self.image_features(pixel_values, vision_features)
-        inputs_embeds = self.merge(input_ids, H_v)
+        inputs_embeds = self._inputs_embeds(input_ids, pixel_values, vision_features)
         logits, _ = self.language_model(inputs_embeds=inputs_embeds, attention_mask=attention_mask)
-        loss = None
-        if labels is not None:
-            loss = self.loss(logits, labels)
-        return logits, loss
+        return logits, None if labels is None else self.loss(logits, labels)
 
     def loss(
         self, logits: torch.Tensor, labels: torch.Tensor, per_row: bool = False
     ) -> torch.Tensor:
         """Next-token cross-entropy: logits (B, T, V), labels (B, T) -> a 0-d tensor, the
         mean over every labelled token; with per_row, (B,): each row's mean over its own."""
-        return next_token_loss(logits, labels, self.config.ignore_index, per_row)
+        return next_token_loss(logits, labels, per_row=per_row)
 
     @torch.no_grad()
     def generate(
@@ -259,9 +250,7 @@ class LLaVA(nn.Module):
         every row's next token comes right after its prompt (make_batch does this). A row that
         emits eos_token_id is then filled with pad_token_id (None: eos_token_id).
         """
-        if input_ids is None:
-            raise ValueError("input_ids (B, T) are required")
-        inputs_embeds = self.merge(input_ids, self.image_features(pixel_values, vision_features))
+        inputs_embeds = self._inputs_embeds(input_ids, pixel_values, vision_features)
         return self.language_model.generate(
             inputs_embeds=inputs_embeds,
             max_new_tokens=max_new_tokens,
@@ -351,14 +340,12 @@ def freeze(module: nn.Module) -> nn.Module:
     return module
 
 
-def build_labels(
-    input_ids: torch.Tensor, answer: int | torch.Tensor, ignore_index: int = -100
-) -> torch.Tensor:
+def build_labels(input_ids: torch.Tensor, answer: int | torch.Tensor) -> torch.Tensor:
     """Labels for the loss on the answer only: input_ids (B, T) -> labels (B, T).
 
     answer: a boolean (B, T) mask, True where the loss is wanted; or where each answer starts,
     an int or a (B,) tensor of positions, every later position counting. All the others,
-    image tokens and prompt, get ignore_index.
+    image tokens and prompt, get IGNORE_INDEX (-100).
     """
     check_tensor(input_ids, "input_ids", dim=2, shape_doc="(B, T)", floating=False)
     B, T = input_ids.shape
@@ -375,7 +362,7 @@ def build_labels(
             )
         positions = torch.arange(T, device=input_ids.device)  # (T,)
         keep = positions[None] >= start.reshape(-1, 1)  # (1, T) >= (B or 1, 1) -> (B, T)
-    return input_ids.masked_fill(~keep, ignore_index)
+    return input_ids.masked_fill(~keep, IGNORE_INDEX)
 
 
 def make_example(
@@ -384,7 +371,6 @@ def make_example(
     answer: str | None,
     n_image_tokens: int,
     image_first: bool = True,
-    ignore_index: int = -100,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One training sequence and its labels, both (T,) long.
 
@@ -393,26 +379,30 @@ def make_example(
 
     LLaVA's instruction data uses both orders for the first question, chosen at random
     (Liu et al., 2023); Hugging Face's LLaVA prompts put the image first. Labels are
-    ignore_index on <bos>, the image tokens and the prompt, and the tokens on the answer and
+    IGNORE_INDEX on <bos>, the image tokens and the prompt, and the tokens on the answer and
     its <eos>, so the loss teaches the answer and when to stop. With causal attention the
     image tokens of the question-first order can read the question. answer=None gives the
-    prompt alone, to generate from. tokenizer: minivlm.data.Tokenizer (encode, bos_id,
-    eos_id, image_id).
+    prompt alone, to generate from. tokenizer: minivlm.data.Tokenizer or anything with its
+    encode, bos_id, image_id and pad_id.
     """
-    check_int(n_image_tokens, "n_image_tokens")
-    for name in ("encode", "bos_id", "image_id"):
-        if not hasattr(tokenizer, name):
-            raise TypeError(
-                f"tokenizer must have {name} (a minivlm.data.Tokenizer), "
-                f"got {type(tokenizer).__name__}"
-            )
+    _check_tokenizer(tokenizer, n_image_tokens)
     image = [tokenizer.image_id] * n_image_tokens
     question = tokenizer.encode(prompt, add_bos=False, add_eos=False)
     context = [tokenizer.bos_id] + (image + question if image_first else question + image)
     target = [] if answer is None else tokenizer.encode(answer, add_bos=False, add_eos=True)
     input_ids = torch.tensor(context + target, dtype=torch.long)
-    labels = torch.tensor([ignore_index] * len(context) + target, dtype=torch.long)
+    labels = torch.tensor([IGNORE_INDEX] * len(context) + target, dtype=torch.long)
     return input_ids, labels
+
+
+def _check_tokenizer(tokenizer, n_image_tokens: int) -> None:
+    check_int(n_image_tokens, "n_image_tokens")
+    for name in ("encode", "bos_id", "image_id", "pad_id"):
+        if not hasattr(tokenizer, name):
+            raise TypeError(
+                f"tokenizer must have {name} (a minivlm.data.Tokenizer), "
+                f"got {type(tokenizer).__name__}"
+            )
 
 
 def make_batch(
@@ -421,13 +411,12 @@ def make_batch(
     answers: list[str] | None,
     n_image_tokens: int,
     image_first: bool = True,
-    ignore_index: int = -100,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """make_example for each pair, padded: (input_ids, labels, attention_mask), each (B, T).
 
     With answers (training) the rows are padded on the right; without (answers=None, for
     generate) on the left, so that every prompt ends at the last position. Padding has
-    <pad> ids, ignore_index labels and attention_mask 0.
+    <pad> ids, IGNORE_INDEX labels and attention_mask 0.
     """
     if isinstance(prompts, str) or not isinstance(prompts, (list, tuple)) or not prompts:
         raise TypeError(f"prompts must be a non-empty list of str, got {type(prompts).__name__}")
@@ -437,12 +426,10 @@ def make_batch(
             f"{len(answers)} answers"
         )
     pairs = zip(prompts, answers) if answers is not None else ((p, None) for p in prompts)
-    rows = [
-        make_example(tokenizer, p, a, n_image_tokens, image_first, ignore_index) for p, a in pairs
-    ]
+    rows = [make_example(tokenizer, p, a, n_image_tokens, image_first) for p, a in pairs]
     T = max(len(ids) for ids, _ in rows)
     input_ids = torch.full((len(rows), T), tokenizer.pad_id, dtype=torch.long)
-    labels = torch.full((len(rows), T), ignore_index, dtype=torch.long)
+    labels = torch.full((len(rows), T), IGNORE_INDEX, dtype=torch.long)
     attention_mask = torch.zeros((len(rows), T), dtype=torch.long)
     for n, (ids, lab) in enumerate(rows):
         span = slice(0, len(ids)) if answers is not None else slice(T - len(ids), T)

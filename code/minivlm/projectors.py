@@ -78,10 +78,29 @@ class MLPProjector(Projector):
         return self.mlp(Z_v)
 
 
+def merge_blocks(Z_v: torch.Tensor, k: int) -> torch.Tensor:
+    """Each k x k block of a square grid of patches as one token, its patches side by side:
+    (B, N, D) -> (B, N / k^2, k^2 D), blocks row by row and each block's patches row by row."""
+    B, N, D = Z_v.shape
+    m = _grid_side(N, k) // k  # blocks per side
+    x = Z_v.reshape(B, m, k, m, k, D)  # (B, N, D) -> (B, rows, k, cols, k, D), row-major
+    # (B, m, m, k, k, D) -> (B, m m, k k D)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(B, m * m, k * k * D)
+
+
+def _grid_side(n_patches: int, k: int) -> int:
+    side = math.isqrt(n_patches)
+    if side * side != n_patches or side % k:
+        raise ValueError(
+            f"merge={k} needs a square grid of patches whose side it divides, got N={n_patches}"
+        )
+    return side
+
+
 class MergeProjector(Projector):
-    """Concatenate each k x k block of neighbouring patches, then Linear, GELU, Linear:
-    (B, N, vision_width) -> (B, N / k^2, text_width). The N patches must form a square grid
-    (no class token) whose side k divides.
+    """Concatenate each k x k block of neighbouring patches (merge_blocks), then Linear, GELU,
+    Linear: (B, N, vision_width) -> (B, N / k^2, text_width). The N patches must form a square
+    grid (no class token) whose side k divides.
     """
 
     def __init__(self, vision_width: int, text_width: int, merge: int = 2):
@@ -90,28 +109,13 @@ class MergeProjector(Projector):
         self.k = merge
         self.mlp = MLP(merge * merge * vision_width, text_width, "gelu", out_width=text_width)
 
-    def _grid(self, n_patches: int) -> int:
-        side = math.isqrt(n_patches)
-        if side * side != n_patches or side % self.k:
-            raise ValueError(
-                f"merge={self.k} needs a square grid of patches whose side it divides, "
-                f"got N={n_patches}"
-            )
-        return side
-
     def n_tokens(self, n_patches: int) -> int:
         check_int(n_patches, "n_patches")
-        return (self._grid(n_patches) // self.k) ** 2
+        return (_grid_side(n_patches, self.k) // self.k) ** 2
 
     def forward(self, Z_v: torch.Tensor) -> torch.Tensor:
         self._check(Z_v)
-        B, N, D = Z_v.shape
-        k = self.k
-        m = self._grid(N) // k  # blocks per side
-        x = Z_v.reshape(B, m, k, m, k, D)  # (B, N, D) -> (B, rows, k, cols, k, D), row-major
-        # each block's k x k patches side by side, row by row: (B, m, m, k, k, D) -> (B, m m, k k D)
-        x = x.permute(0, 1, 3, 2, 4, 5).reshape(B, m * m, k * k * D)
-        return self.mlp(x)
+        return self.mlp(merge_blocks(Z_v, self.k))
 
 
 class QFormerBlock(nn.Module):

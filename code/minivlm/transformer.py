@@ -74,15 +74,16 @@ class Block(nn.Module):
     ):
         super().__init__()
         check_attn_implementation(attn_implementation)
-        # "sdpa": the fused kernel, same output, no (n, n) weights kept for backward
-        self.fused = attn_implementation == "sdpa"
+        # "eager" materialises the (n, n) weights, and self.attn returns them (a forward hook
+        # reads them); "sdpa", the fused kernel, gives the same output without keeping them
+        self.need_weights = attn_implementation == "eager"
         self.ln_1 = nn.LayerNorm(width, eps=eps)
         self.attn = MultiHeadAttention(width, n_heads)
         self.ln_2 = nn.LayerNorm(width, eps=eps)
         self.mlp = MLP(width, mlp_dim, activation)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), mask=mask, need_weights=not self.fused)[0]
+        x = x + self.attn(self.ln_1(x), mask=mask, need_weights=self.need_weights)[0]
         return x + self.mlp(self.ln_2(x))
 
 

@@ -35,7 +35,7 @@ class ViTConfig:
     depth: int = 12  # L, the number of blocks
     n_heads: int = 12
     mlp_ratio: float = 4.0  # D_mlp / D
-    n_classes: int = 1000  # 0: no head, forward returns the normalised class token
+    n_classes: int = 1000  # 0: no head, forward returns the normalised pooled token
     activation: str = "gelu"  # "gelu" or "quick_gelu" (OpenAI CLIP)
     ln_eps: float = 1e-6  # timm's ViT uses 1e-6, CLIP 1e-5
     ln_pre: bool = False  # CLIP normalises z_0 before the first block
@@ -122,8 +122,9 @@ def patchify(image: torch.Tensor, P: int) -> torch.Tensor:
 class ViT(nn.Module):
     """Vision Transformer.
 
-    forward(pixel_values (B, C, H, W)) -> logits (B, n_classes), or the normalised class
-    token (B, D) when n_classes == 0. forward_features gives every token.
+    forward(pixel_values (B, C, H, W)) -> logits (B, n_classes), or the normalised pooled
+    token (B, D) when n_classes == 0: the class token's output, or the patches' mean with
+    pool="mean". forward_features gives every token.
     """
 
     def __init__(self, config: ViTConfig):

@@ -57,8 +57,9 @@ def _unchanged(ids: torch.Tensor, make: Callable[[], torch.Tensor]) -> torch.Ten
 
 def _conversation_batch(g: torch.Generator, eos_id: int, pad_id: int):
     """A right-padded batch of two-turn conversations and where each answer starts:
-    <bos> question image answer <eos> question answer <eos> <pad>...  (content ids 3 to 45,
-    which avoid <bos> = 2 and the eos and pad ids given). Returns input_ids (B, T) and
+    <bos> question image answer <eos> question answer <eos> <pad>...  (synthetic ids: 2 stands
+    for <bos>, content is 3 to 45, apart from the eos and pad ids given; the checker needs no
+    tokenizer). Returns input_ids (B, T) and
     turn_starts, per row a list of two positions."""
     rows, starts = [], []
     for n_q1, n_img, n_a1, n_q2, n_a2 in ((4, 3, 1, 3, 2), (6, 3, 2, 2, 1), (3, 3, 1, 5, 3)):
@@ -66,7 +67,7 @@ def _conversation_batch(g: torch.Generator, eos_id: int, pad_id: int):
         def words(k):
             return torch.randint(3, 46, (k,), generator=g).tolist()
 
-        row = [2] + words(n_q1) + words(n_img)  # 2: <bos>; then the question and the image
+        row = [2] + words(n_q1) + words(n_img)  # 2 for <bos>; then the question and the image
         first = len(row)
         row += words(n_a1) + [eos_id] + words(n_q2)
         second = len(row)

@@ -57,16 +57,8 @@ class CharLMRecipe:
 
 
 def config(vocab_size: int) -> LlamaConfig:
-    """Two blocks of width 64, a context of 64 characters."""
-    return LlamaConfig(
-        vocab_size=vocab_size,
-        width=64,
-        depth=2,
-        n_heads=4,
-        n_kv_heads=2,
-        intermediate_size=172,
-        max_seq_len=64,
-    )
+    """The book's tiny language model: two blocks of width 64, a context of 64 characters."""
+    return LlamaConfig.tiny(vocab_size)
 
 
 @torch.no_grad()

@@ -254,8 +254,9 @@ def chapter_figures(seed: int = 0) -> dict[str, float]:
             zero_shot_predict(encode_images(trained, splits["unseen"].images), ensemble),
             splits["unseen"].labels,
         ),
-        "colour_right": (predicted // 5 == seen.labels // 5).float().mean().item(),
-        "shape_right": (predicted % 5 == seen.labels % 5).float().mean().item(),
+        # label = 5 colour + shape: the colour is label // 5, the shape label % 5
+        "colour_right": accuracy(predicted // 5, seen.labels // 5),
+        "shape_right": accuracy(predicted % 5, seen.labels % 5),
         "final_loss": sum(trained.history.loss[-50:]) / 50,
         "final_scale": trained.model.logit_scale.exp().item(),
         "classifier_unseen": accuracy(

@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data import load_photo, to_grayscale
+from ..metrics import accuracy
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def confidences(classifier: nn.Module, X_test: torch.Tensor, y_test: torch.Tenso
     outside_conf = classifier(outside).softmax(dim=-1).max(dim=-1).values  # (8,)
     test_conf = test_probs.max(dim=-1).values
     return {
-        "accuracy": (test_probs.argmax(-1) == y_test).float().mean().item(),
+        "accuracy": accuracy(test_probs.argmax(-1), y_test),
         "test_confidence": test_conf.mean().item(),
         "outside_confidence": outside_conf.mean().item(),
         "outside_over_90": float((outside_conf > 0.9).sum()),

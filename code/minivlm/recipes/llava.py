@@ -5,8 +5,8 @@ Stage 1 (feature alignment) trains the projector alone on "describe the image ."
 scene's caption; stage 2 (instruction tuning) trains the projector and the language model
 on questions and answers, with some descriptions mixed in. The vision tower never trains,
 so its features are computed once for all training scenes. The LLaVA chapter runs
-`LLaVARecipe.chapter()`; the package ships the weights of `LLaVARecipe.book()` for the
-challenges chapter:
+`LLaVARecipe.chapter()` (and a shorter second stage beside it); the package ships the
+weights of `LLaVARecipe.book()` for the challenges chapter:
 
     python -m minivlm.recipes.llava              # the book's model, scene_llava.pt
     python -m minivlm.recipes.llava --variant linear    # and the chapter's comparisons
@@ -83,7 +83,7 @@ class TrainedLLaVA:
 def build(recipe: LLaVARecipe, clip: TrainedCLIP) -> LLaVA:
     """LLaVAConfig.tiny with the book CLIP's vision tower, loaded and frozen."""
     torch.manual_seed(recipe.seed)
-    tokenizer = Tokenizer()
+    tokenizer = clip.tokenizer  # the scene world's, which the CLIP was trained with
     config = LLaVAConfig.tiny(
         projector=recipe.projector,
         vocab_size=tokenizer.vocab_size,
@@ -98,12 +98,16 @@ def build(recipe: LLaVARecipe, clip: TrainedCLIP) -> LLaVA:
 
 
 @torch.no_grad()
-def vision_features(model: LLaVA, images: torch.Tensor, batch_size: int = 2048) -> torch.Tensor:
-    """Z_v of the frozen tower for many images: (B, 3, H, W) -> (B, N, D_v)."""
+def vision_features(
+    model: LLaVA, images: torch.Tensor, blind: bool = False, batch_size: int = 2048
+) -> torch.Tensor:
+    """Z_v of the frozen tower for many images: (B, 3, H, W) -> (B, N, D_v); zeros for a
+    blind recipe, whose language model sees the same (empty) image for every question."""
     parts = [
         model.vision_features(images[i : i + batch_size]) for i in range(0, len(images), batch_size)
     ]
-    return torch.cat(parts)
+    Z_v = torch.cat(parts)
+    return torch.zeros_like(Z_v) if blind else Z_v
 
 
 def training_world(recipe: LLaVARecipe) -> dict:
@@ -151,9 +155,8 @@ def train_llava(
     tokenizer = clip.tokenizer
     model = build(recipe, clip)
     split = world.make_split(**training_world(recipe))
-    Z_v = vision_features(model, split.images)  # (n_scenes, N, D_v), once: the tower is frozen
-    if recipe.blind:
-        Z_v = torch.zeros_like(Z_v)  # the same images for every question: nothing to see
+    # (n_scenes, N, D_v), once: the tower is frozen
+    Z_v = vision_features(model, split.images, recipe.blind)
     data = torch.Generator().manual_seed(recipe.seed + 3)
     trained = TrainedLLaVA(model, tokenizer, recipe)
     for stage, examples, steps in (
@@ -194,27 +197,20 @@ def train_llava(
             scores, replies = evaluate(trained, test, return_replies=True)
             trained.scores[f"stage {stage}"], trained.replies[f"stage {stage}"] = scores, replies
             if stage == 1:
-                trained.caption_loss, trained.caption_loss_each = _caption_losses(trained, test)
+                trained.caption_loss, trained.caption_loss_each = caption_losses(trained, test)
     return trained
 
 
-def caption_losses(
-    trained: TrainedLLaVA, split: world.SceneSplit, per_caption: bool = False
-) -> dict:
+@torch.no_grad()
+def caption_losses(trained: TrainedLLaVA, split: world.SceneSplit) -> tuple[dict, dict]:
     """The next-token loss of each scene's caption after "describe the image .", per token:
     with the scene's own image, with another scene's (the images shifted by one), and with
     no image (zero features). Own below another: the image tokens carry the scene.
 
-    Each value is the mean over every caption token of the split; with per_caption, a (n,)
-    tensor instead, each caption's mean over its own tokens, for intervals over captions.
+    Returns (means, each): means[view] the mean over every caption token of the split;
+    each[view] a (n,) tensor, each caption's mean over its own tokens, for intervals over
+    captions. One forward pass per view gives both.
     """
-    means, each = _caption_losses(trained, split)
-    return each if per_caption else means
-
-
-@torch.no_grad()
-def _caption_losses(trained: TrainedLLaVA, split: world.SceneSplit) -> tuple[dict, dict]:
-    """Both forms of caption_losses from one forward pass per view."""
     model, tok = trained.model, trained.tokenizer
     input_ids, labels, _ = make_batch(
         tok,
@@ -223,9 +219,7 @@ def _caption_losses(trained: TrainedLLaVA, split: world.SceneSplit) -> tuple[dic
         model.n_image_tokens,
         trained.recipe.image_first,
     )
-    Z_v = vision_features(model, split.images)  # (n, N, D_v)
-    if trained.recipe.blind:
-        Z_v = torch.zeros_like(Z_v)
+    Z_v = vision_features(model, split.images, trained.recipe.blind)  # (n, N, D_v)
     views = {
         "own image": Z_v,
         "another image": Z_v.roll(1, dims=0),  # the scene's, the next's
@@ -258,9 +252,7 @@ def answer(
             model.n_image_tokens,
             trained.recipe.image_first,
         )
-        Z_v = vision_features(model, images[i : i + batch_size])
-        if trained.recipe.blind:
-            Z_v = torch.zeros_like(Z_v)
+        Z_v = vision_features(model, images[i : i + batch_size], trained.recipe.blind)
         new = model.generate(
             input_ids=ids,
             attention_mask=mask,
@@ -408,10 +400,6 @@ def load_variant(name: str = "book", clip: TrainedCLIP | None = None) -> Trained
     if trained.recipe != recipe:
         raise ValueError(f"{path} was trained with {trained.recipe}, not {recipe}")
     return trained
-
-
-def load_book_llava() -> TrainedLLaVA:
-    return load_variant("book")
 
 
 def main(argv=None) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import math
 import os
 import platform
 import subprocess
@@ -134,11 +133,6 @@ class Spread:
     def mean(self, figure: str) -> float:
         values = self.values(figure)
         return sum(values) / len(values)
-
-    def std(self, figure: str) -> float:
-        """The sample standard deviation over the runs."""
-        values, mean = self.values(figure), self.mean(figure)
-        return math.sqrt(sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1))
 
     def by_seed(self, test) -> dict[str, list[int]]:
         """The seeds on which `test(figures) -> bool` holds under every kernel set ("all"),
