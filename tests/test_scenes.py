@@ -329,3 +329,9 @@ def test_near_twins_within_the_tolerance_only():
 def test_near_twins_bad_input(args, error, match):
     with pytest.raises(error, match=match):
         near_twins(*args)
+
+
+def test_label_ids_index_labels_colour_major():
+    batch = sample_scenes(40, (1, 3), seed=5)
+    firsts = [scene.objects[0].label for scene in batch.to_scenes()]
+    assert batch.label_ids.tolist() == [LABELS.index(label) for label in firsts]

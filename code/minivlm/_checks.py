@@ -33,6 +33,11 @@ def check_tensor(
         raise ValueError(f"{name} must have last dimension {last}{doc}, got shape {tuple(t.shape)}")
 
 
+def is_number(value) -> bool:
+    """A real number: an int or a float, not a bool (which Python counts as an int)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def is_int(value, minimum: int) -> bool:
     """An int (not a bool, which Python counts as one) of at least `minimum`."""
     return isinstance(value, int) and not isinstance(value, bool) and value >= minimum

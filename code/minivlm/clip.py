@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._checks import check_heads, check_int, check_tensor, check_token_ids
+from ._checks import check_heads, check_int, check_tensor, check_token_ids, is_number
 from ._hf import rename_key
 from .attention import causal_mask, check_attn_implementation, padding_mask
 from .transformer import Transformer, check_activation
@@ -283,7 +283,7 @@ def _check_loss_inputs(image_features, text_features, logit_scale) -> None:
                 f"logit_scale must be a floating scalar, "
                 f"got shape {tuple(logit_scale.shape)}, dtype {logit_scale.dtype}"
             )
-    elif not isinstance(logit_scale, (int, float)) or isinstance(logit_scale, bool):
+    elif not is_number(logit_scale):
         raise TypeError(
             f"logit_scale must be a number or a scalar tensor, got {type(logit_scale).__name__}"
         )

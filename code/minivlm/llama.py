@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._checks import check_heads, check_int, check_tensor, check_token_ids
+from ._checks import check_heads, check_int, check_tensor, check_token_ids, is_number
 from ._hf import rename_key
 from .attention import (
     attend,
@@ -332,7 +332,7 @@ class Llama(nn.Module):
         self, input_ids, inputs_embeds, attention_mask, max_new_tokens, temperature
     ) -> tuple[int, int]:
         check_int(max_new_tokens, "max_new_tokens", minimum=0)
-        if not isinstance(temperature, (int, float)) or temperature < 0:
+        if not is_number(temperature) or temperature < 0:
             raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
         return self._check_inputs(input_ids, inputs_embeds, attention_mask, n_new=max_new_tokens)
 

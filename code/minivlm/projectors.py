@@ -24,7 +24,7 @@ import math
 import torch
 import torch.nn as nn
 
-from ._checks import check_int, check_tensor
+from ._checks import check_int, check_tensor, is_number
 from .attention import MultiHeadAttention
 from .transformer import MLP
 
@@ -166,7 +166,7 @@ class QFormerProjector(Projector):
             check_int(value, name)
         d = text_width if width is None else width
         check_int(d, "width")
-        if not isinstance(mlp_ratio, (int, float)) or not mlp_ratio > 0:
+        if not is_number(mlp_ratio) or not mlp_ratio > 0:
             raise ValueError(f"mlp_ratio must be a positive number, got {mlp_ratio!r}")
         self.n_queries = n_queries
         self.queries = nn.Parameter(torch.randn(n_queries, d) * 0.02)  # learned, BLIP-2's std

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._checks import is_int
+from .._checks import is_int, is_number
 
 SHAPES = ("circle", "square", "triangle", "cross", "diamond")
 COLOURS = ("red", "green", "blue", "yellow", "magenta", "cyan")
@@ -56,7 +56,7 @@ class Object:
             raise ValueError(f"colour must be one of {COLOURS}, got {self.colour!r}")
         for name in ("cx", "cy", "radius"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
+            if not is_number(value):
                 raise TypeError(f"{name} must be a number, got {type(value).__name__}")
             if not math.isfinite(value):
                 raise ValueError(f"{name} must be finite, got {value!r}")

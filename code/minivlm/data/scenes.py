@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._checks import check_int, check_tensor, is_int, pair
+from .._checks import check_int, check_tensor, is_int, is_number, pair
 from .objects import (
     COLOURS,
     CROSS_ARM,
@@ -108,6 +108,12 @@ class SceneBatch:
                 "shape and distinct colour indices and positive radii (-1 in empty slots); "
                 f"rows {rows} do not"
             )
+
+    @property
+    def label_ids(self) -> torch.Tensor:
+        """(B,) long: the index into LABELS of each scene's first object (its only one in a
+        single-object batch): colour * len(SHAPES) + shape, LABELS being colour-major."""
+        return self.colours[:, 0] * len(SHAPES) + self.shapes[:, 0]
 
     def __len__(self) -> int:
         return self.shapes.shape[0]
@@ -221,8 +227,8 @@ def render(scenes, image_size: int = REFERENCE_SIZE, noise: float = 0.0, seed=0)
     images = _PALETTE[paint.long()].permute(0, 3, 1, 2)  # (B, S, S, 3) -> (B, 3, S, S)
     images = images.contiguous()
     if noise > 0:
-        g = as_generator(seed)
-        images = (images + noise * torch.randn(images.shape, generator=g)).clamp_(0.0, 1.0)
+        rng = as_generator(seed)
+        images = (images + noise * torch.randn(images.shape, generator=rng)).clamp_(0.0, 1.0)
     return images
 
 
@@ -282,10 +288,10 @@ def sample_scenes(
     ranges = _radius_ranges(radii, image_size, lo, hi)
     for k in range(lo, hi + 1):
         _check_feasible(allowed, k)
-    g = as_generator(seed)
+    rng = as_generator(seed)
 
     counts = lo + torch.arange(n) % (hi - lo + 1)
-    counts = counts[torch.randperm(n, generator=g)]  # balanced counts in random order
+    counts = counts[torch.randperm(n, generator=rng)]  # balanced counts in random order
     shapes = torch.full((n, hi), -1, dtype=torch.long)
     colours = torch.full((n, hi), -1, dtype=torch.long)
     cx, cy, r = (torch.zeros(n, hi) for _ in range(3))
@@ -293,8 +299,8 @@ def sample_scenes(
         rows = (counts == k).nonzero().flatten()
         if rows.numel() == 0:
             continue
-        label = _draw_labels(rows.numel(), k, allowed, rules, g)  # (m, k)
-        x, y, rad = _draw_places(rows.numel(), k, ranges[k], image_size, g)  # (m, k) each
+        label = _draw_labels(rows.numel(), k, allowed, rules, rng)  # (m, k)
+        x, y, rad = _draw_places(rows.numel(), k, ranges[k], image_size, rng)  # (m, k) each
         order = x.argsort(dim=1)  # left to right
         shapes[rows, :k] = (label % len(SHAPES)).gather(1, order)
         colours[rows, :k] = (label // len(SHAPES)).gather(1, order)
@@ -303,25 +309,25 @@ def sample_scenes(
     return SceneBatch(shapes, colours, cx, cy, r, counts)
 
 
-def _draw_labels(m, k, allowed, rules, g) -> torch.Tensor:
+def _draw_labels(m, k, allowed, rules, rng) -> torch.Tensor:
     """(m, k) label indices (colour * 5 + shape) with distinct shapes and distinct colours."""
     allowed_t = torch.tensor(sorted(allowed))
     active = rules if k >= 2 else []  # a lone object cannot have a companion
 
     def draw(count):
-        label = allowed_t[torch.randint(len(allowed_t), (count, k), generator=g)]  # (count, k)
+        label = allowed_t[torch.randint(len(allowed_t), (count, k), generator=rng)]  # (count, k)
         shape, colour = label % len(SHAPES), label // len(SHAPES)
         ok = _distinct(shape) & _distinct(colour)
         for (a, b), p in active:
             has_a, has_b = (shape == a).any(1), (shape == b).any(1)
-            redraw = torch.rand(count, generator=g) < p
+            redraw = torch.rand(count, generator=rng) < p
             ok &= ~(has_a & ~has_b & redraw)
         return (label,), ok
 
     return _keep_valid(m, draw)[0]
 
 
-def _draw_places(m, k, radius_range, size, g):
+def _draw_places(m, k, radius_range, size, rng):
     """(m, k) centres x, y and radii: discs inside the image, GAP apart, centres MIN_DX apart
     in x. Radii and x are uniform; each y is then uniform over the heights where its disc
     clears the discs already placed (a row is redrawn when no height is left)."""
@@ -329,9 +335,9 @@ def _draw_places(m, k, radius_range, size, g):
     scale = size / REFERENCE_SIZE
 
     def draw(count):
-        rad = r_lo + (r_hi - r_lo) * torch.rand(count, k, generator=g)
-        x = rad + (size - 2 * rad) * torch.rand(count, k, generator=g)  # disc inside: [r, S - r]
-        u = torch.rand(count, k, generator=g)
+        rad = r_lo + (r_hi - r_lo) * torch.rand(count, k, generator=rng)
+        x = rad + (size - 2 * rad) * torch.rand(count, k, generator=rng)  # disc inside: [r, S - r]
+        u = torch.rand(count, k, generator=rng)
         y = torch.zeros(count, k)
         ok = torch.ones(count, dtype=torch.bool)
         for j in range(k):
@@ -446,7 +452,7 @@ def _bias_rules(bias) -> list[tuple[tuple[int, int], float]]:
         ok = isinstance(key, tuple) and len(key) == 2 and all(s in SHAPES for s in key)
         if not ok or key[0] == key[1]:
             raise ValueError(f"bias keys must be pairs of two different shapes, got {key!r}")
-        if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
+        if not is_number(p) or not 0.0 <= p <= 1.0:
             raise ValueError(f"bias probabilities must be numbers in [0, 1], got {p!r}")
         rules.append(((SHAPES.index(key[0]), SHAPES.index(key[1])), float(p)))
     return rules
@@ -464,7 +470,7 @@ def _radius_ranges(radii, size, lo, hi) -> dict[int, tuple[float, float]]:
         ok = (
             isinstance(pair, (tuple, list))
             and len(pair) == 2
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair)
+            and all(is_number(v) for v in pair)
             and 0 < pair[0] <= pair[1] < size / 2
         )
         if not ok:
@@ -476,7 +482,7 @@ def _radius_ranges(radii, size, lo, hi) -> dict[int, tuple[float, float]]:
 
 
 def _check_noise(noise) -> None:
-    if not isinstance(noise, (int, float)) or isinstance(noise, bool) or not noise >= 0:
+    if not is_number(noise) or not noise >= 0:
         raise ValueError(f"noise must be a number >= 0, got {noise!r}")
 
 
@@ -492,7 +498,7 @@ def near_twins(scenes, reference, tolerance: float = 1.0) -> list[bool]:
     by_labels: dict[tuple, list[torch.Tensor]] = {}
     for s in reference:  # group by the objects' labels: only those can be twins
         by_labels.setdefault(s.labels, []).append(_geometry(s))
-    stacked = {labels: torch.stack(g) for labels, g in by_labels.items()}  # (M, k, 3)
+    stacked = {labels: torch.stack(rng) for labels, rng in by_labels.items()}  # (M, k, 3)
     return [
         s.labels in stacked
         and bool(((stacked[s.labels] - _geometry(s)).abs() <= tolerance).all(-1).all(-1).any())
@@ -504,7 +510,7 @@ def _check_near_twins(scenes, reference, tolerance) -> None:
     for name, value in (("scenes", scenes), ("reference", reference)):
         if not isinstance(value, (list, tuple)) or not all(isinstance(s, Scene) for s in value):
             raise TypeError(f"{name} must be a list of Scene, got {type(value).__name__}")
-    if not isinstance(tolerance, (int, float)) or isinstance(tolerance, bool) or not tolerance >= 0:
+    if not is_number(tolerance) or not tolerance >= 0:
         raise ValueError(f"tolerance must be a number of pixels >= 0, got {tolerance!r}")
 
 
@@ -538,7 +544,7 @@ class SceneSplit:
         Only for splits of single-object scenes."""
         if bool((self.batch.counts != 1).any()):
             raise ValueError("labels needs a split of single-object scenes (n_objects=1)")
-        return self.batch.colours[:, 0] * len(SHAPES) + self.batch.shapes[:, 0]
+        return self.batch.label_ids
 
 
 def make_split(
@@ -558,16 +564,16 @@ def make_split(
     caption_style: "list" ("two objects : red circle , blue square") or "relation"
     ("a red circle left of a blue square"); see minivlm.data.text.caption.
     """
-    g = as_generator(seed)
+    rng = as_generator(seed)
     batch = sample_scenes(
         n,
         n_objects,
-        seed=g,
+        seed=rng,
         image_size=image_size,
         held_out=held_out,
         held_out_mode=held_out_mode,
         bias=bias,
     )
-    images = render(batch, image_size, noise=noise, seed=g)
+    images = render(batch, image_size, noise=noise, seed=rng)
     scenes = batch.to_scenes()
     return SceneSplit(images, batch, scenes, captions(scenes, caption_style))

@@ -100,9 +100,9 @@ def make_qa(scenes, seed=0, kinds=QA_KINDS) -> list[QA]:
     """
     scenes = _check_scenes(scenes)
     kinds = _check_kinds(kinds)
-    g = as_generator(seed)
+    rng = as_generator(seed)
     # every random number up front, as Python floats: one tensor call, then a plain loop
-    draws = torch.rand(len(scenes), 4, generator=g).tolist()
+    draws = torch.rand(len(scenes), 4, generator=rng).tolist()
     out = []
     for n, (scene, (d_kind, d_object, d_coin, d_other)) in enumerate(zip(scenes, draws)):
         usable = [k for k in kinds if k != "left_of" or len(scene) >= 2]

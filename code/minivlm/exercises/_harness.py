@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .._checks import is_number
+
 # a checker's mistakes: hint -> the answer that mistake gives, in the form of the expected one
 Mistakes = dict[str, object]
 
@@ -147,7 +149,7 @@ def compare_tensors(
 def compare_scalars(name: str, got, expected: torch.Tensor, mistakes: Mistakes) -> None:
     """compare_tensors for a loss or a metric: a 0-d tensor, or a Python number."""
     got = as_output(got)
-    if isinstance(got, (int, float)) and not isinstance(got, bool):
+    if is_number(got):
         got = torch.tensor(float(got))
     compare_tensors(name, got, expected, mistakes, atol=1e-5)
 
@@ -171,7 +173,7 @@ def numbers_in(got, keys: Sequence[str], fn: str) -> dict[str, float]:
         v = got[k]
         if isinstance(v, torch.Tensor) and v.numel() == 1:
             v = v.item()
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if not is_number(v):
             raise Wrong(f"{fn}[{k!r}] should be a number, got {type(v).__name__}")
         values[k] = float(v)
     return values

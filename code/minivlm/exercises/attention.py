@@ -14,17 +14,17 @@ from ._harness import Case, CheckResult, Mistakes, Wrong, diagnose, run
 
 def check_attention(attention_fn: Callable) -> CheckResult:
     """attention_fn(q, k, v, mask=None) -> output, or (output, weights)."""
-    g = torch.Generator().manual_seed(2)
+    rng = torch.Generator().manual_seed(2)
     cases = []
     for use_mask in (False, True):
         q, k, v = (
-            torch.randn(2, 5, 16, generator=g),
-            torch.randn(2, 7, 16, generator=g),
-            torch.randn(2, 7, 3, generator=g),
+            torch.randn(2, 5, 16, generator=rng),
+            torch.randn(2, 7, 16, generator=rng),
+            torch.randn(2, 7, 3, generator=rng),
         )
         mask = None
         if use_mask:
-            mask = torch.rand(5, 7, generator=g) > 0.4
+            mask = torch.rand(5, 7, generator=rng) > 0.4
             # key 0 always allowed and key 1 always blocked: no row of the mask or of its
             # inverse is empty, so no softmax sees only -inf
             mask[:, 0], mask[:, 1] = True, False

@@ -28,16 +28,16 @@ from ._harness import (
 def check_modality_gap(modality_gap: Callable) -> CheckResult:
     """modality_gap(image_embeddings (N, d), text_embeddings (M, d)) -> the distance between
     the centroids of the L2-normalised image and text embeddings."""
-    g = torch.Generator().manual_seed(7)
+    rng = torch.Generator().manual_seed(7)
     cases = []
     for N, M, d in ((7, 5, 8), (12, 20, 16), (9, 3, 4)):
         # two shifted clouds with norms far from 1: a missing normalisation shows
-        shift = torch.randn(d, generator=g, dtype=torch.float64)
-        image = (torch.randn(N, d, generator=g, dtype=torch.float64) + shift) * (
-            0.3 + 3.0 * torch.rand(N, 1, generator=g, dtype=torch.float64)
+        shift = torch.randn(d, generator=rng, dtype=torch.float64)
+        image = (torch.randn(N, d, generator=rng, dtype=torch.float64) + shift) * (
+            0.3 + 3.0 * torch.rand(N, 1, generator=rng, dtype=torch.float64)
         )
-        text = (torch.randn(M, d, generator=g, dtype=torch.float64) - 0.5 * shift) * (
-            0.2 + 2.0 * torch.rand(M, 1, generator=g, dtype=torch.float64)
+        text = (torch.randn(M, d, generator=rng, dtype=torch.float64) - 0.5 * shift) * (
+            0.2 + 2.0 * torch.rand(M, 1, generator=rng, dtype=torch.float64)
         )
         gap = torch.tensor(metrics.modality_gap(image, text), dtype=torch.float64)
         cases.append(
@@ -77,11 +77,11 @@ def check_winoground(scores: Callable) -> CheckResult:
     """scores(similarity (N, 2, 2)) -> {"text", "image", "group"}, with similarity[n, i, j] =
     s(caption i, image j): the fractions of examples where each image prefers its own caption
     (text), each caption its own image (image), and both (group); a tie is a failure."""
-    g = torch.Generator().manual_seed(8)
+    rng = torch.Generator().manual_seed(8)
     similarities = (
         # real-valued similarities, then small integers with many ties
-        ("similarities with no ties", torch.randn(16, 2, 2, generator=g) + 0.6 * torch.eye(2)),
-        ("similarities with ties", torch.randint(0, 3, (24, 2, 2), generator=g).float()),
+        ("similarities with no ties", torch.randn(16, 2, 2, generator=rng) + 0.6 * torch.eye(2)),
+        ("similarities with ties", torch.randint(0, 3, (24, 2, 2), generator=rng).float()),
     )
     cases = [
         Case(
@@ -132,11 +132,11 @@ def check_int8_quantize(quantize: Callable) -> CheckResult:
     """quantize(W (rows, cols)) -> (q, scale): symmetric per-row INT8, with scale =
     max|row| / 127 (shape (rows,) or (rows, 1)) and q = round(W / scale) in [-127, 127],
     an integer tensor."""
-    g = torch.Generator().manual_seed(9)
+    rng = torch.Generator().manual_seed(9)
     cases = []
     for rows, cols in ((4, 9), (6, 16), (5, 3)):
         # rows of different magnitudes, so that one scale for all of them shows
-        W = torch.randn(rows, cols, generator=g) * torch.exp(torch.randn(rows, 1, generator=g))
+        W = torch.randn(rows, cols, generator=rng) * torch.exp(torch.randn(rows, 1, generator=rng))
         cases.append(
             Case(
                 f"quantize of a {rows}x{cols} matrix",

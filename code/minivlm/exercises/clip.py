@@ -13,10 +13,10 @@ from ._harness import Case, CheckResult, Mistakes, compare_scalars, run
 def check_patchify(patchify: Callable) -> CheckResult:
     """patchify(image (C, H, W), P) -> (N, P*P*C): patches row by row, each flattened as a
     (C, P, P) block, so that patchify(x, P) @ E equals ViT's strided convolution."""
-    g = torch.Generator().manual_seed(4)
+    rng = torch.Generator().manual_seed(4)
     cases = []
     for C, H, W, P in ((3, 8, 12, 4), (2, 6, 6, 3), (3, 16, 16, 8)):
-        x = torch.randn(C, H, W, generator=g)
+        x = torch.randn(C, H, W, generator=rng)
         cases.append(
             Case(
                 f"patchify of a {C}x{H}x{W} image with P={P}",
@@ -48,12 +48,12 @@ def _patchify_mistakes(x: torch.Tensor, P: int) -> Mistakes:
 def check_recall_at_k(recall_at_k: Callable) -> CheckResult:
     """recall_at_k(similarity (N, N), k) -> the fraction of rows i whose item i is among the
     row's k largest similarities."""
-    g = torch.Generator().manual_seed(5)
+    rng = torch.Generator().manual_seed(5)
     cases = []
     for n, k in ((20, 1), (30, 3), (40, 5)):
         # a diagonal boost makes the right items likely but not certain: every mistake
         # below then gives a recall of its own
-        S = torch.randn(n, n, generator=g) + 1.0 * torch.eye(n)
+        S = torch.randn(n, n, generator=rng) + 1.0 * torch.eye(n)
         mistakes = {
             "the k best are taken down the columns (dim=0): that ranks queries for each item, "
             "text-to-image instead of image-to-text": _recall(S.T, k),

@@ -15,12 +15,12 @@ from ._harness import Case, CheckResult, Mistakes, Wrong, diagnose, run
 
 def check_conv2d(conv2d: Callable) -> CheckResult:
     """conv2d(x, weight, bias=None, stride=1, padding=0) as the layer formula, no activation."""
-    g = torch.Generator().manual_seed(0)
+    rng = torch.Generator().manual_seed(0)
     cases = []
     for stride, padding in ((1, 0), (1, 1), (2, 1), (3, 2)):
-        x = torch.randn(2, 3, 9, 11, generator=g)
-        w = torch.randn(4, 3, 3, 2, generator=g)
-        b = torch.randn(4, generator=g)
+        x = torch.randn(2, 3, 9, 11, generator=rng)
+        w = torch.randn(4, 3, 3, 2, generator=rng)
+        b = torch.randn(4, generator=rng)
         mistakes = {
             "the kernel is flipped: that is the true convolution; the layer formula "
             "W[m, n] X[i + m, j + n] is a cross-correlation": cnn.conv2d(
@@ -41,10 +41,10 @@ def check_conv2d(conv2d: Callable) -> CheckResult:
 
 def check_max_pool2d(max_pool2d: Callable) -> CheckResult:
     """max_pool2d(x, p): max over non-overlapping p x p windows."""
-    g = torch.Generator().manual_seed(1)
+    rng = torch.Generator().manual_seed(1)
     cases = []
     for p, side in ((2, 8), (3, 10), (2, 7)):
-        x = torch.randn(2, 3, side, side + 1, generator=g)
+        x = torch.randn(2, 3, side, side + 1, generator=rng)
         mistakes = {
             "this is average pooling; the formula takes the max": F.avg_pool2d(x, p),
             "the windows overlap (stride 1); they should move by p": F.max_pool2d(x, p, stride=1),

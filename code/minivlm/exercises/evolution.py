@@ -19,12 +19,12 @@ def check_info_nce(info_nce: Callable) -> CheckResult:
     reference is minivlm.clip.clip_loss: the mean of the image-to-text and text-to-image
     cross-entropies, each averaged over the batch.
     """
-    g = torch.Generator().manual_seed(3)
+    rng = torch.Generator().manual_seed(3)
     cases = []
     for B, d, scale in ((6, 8, 1 / 0.07), (5, 16, torch.tensor(4.0))):
         # norms far from 1, so that a missing normalisation shows
-        image = torch.randn(B, d, generator=g, dtype=torch.float64) * 3.0
-        text = torch.randn(B, d, generator=g, dtype=torch.float64) * 0.5
+        image = torch.randn(B, d, generator=rng, dtype=torch.float64) * 3.0
+        text = torch.randn(B, d, generator=rng, dtype=torch.float64) * 0.5
         cases.append(
             Case(
                 f"info_nce with B={B}, d_e={d}, logit_scale={float(scale):.3g}",
@@ -74,11 +74,11 @@ def check_next_token_loss(next_token_loss: Callable) -> CheckResult:
     prompt and padding positions) are left out of the loss and of the mean. The reference
     is minivlm.llama.next_token_loss.
     """
-    g = torch.Generator().manual_seed(4)
+    rng = torch.Generator().manual_seed(4)
     cases = []
     for B, T, V, n_ignored in ((2, 9, 7, (3, 5)), (3, 6, 11, (1, 4, 2))):
-        logits = torch.randn(B, T, V, generator=g, dtype=torch.float64) * 2.0
-        labels = torch.randint(V, (B, T), generator=g)
+        logits = torch.randn(B, T, V, generator=rng, dtype=torch.float64) * 2.0
+        labels = torch.randint(V, (B, T), generator=rng)
         for row, k in enumerate(n_ignored):  # a different number of -100 in each row
             labels[row, :k] = -100
         labels[0, -1] = -100  # and a padding position at the end

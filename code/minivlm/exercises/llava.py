@@ -13,10 +13,10 @@ from ._harness import Case, CheckResult, run
 def check_llava_labels(make_labels: Callable) -> CheckResult:
     """make_labels(input_ids (T,), n_prompt) -> labels (T,): the ids, with -100 on the first
     n_prompt positions (<bos>, the prompt and the image tokens), the answer kept."""
-    g = torch.Generator().manual_seed(6)
+    rng = torch.Generator().manual_seed(6)
     cases = []
     for T, n_prompt in ((12, 9), (30, 27), (8, 3)):
-        ids = torch.randint(4, 48, (T,), generator=g)
+        ids = torch.randint(4, 48, (T,), generator=rng)
         mistakes = {
             "nothing is masked: the loss would also train the model to predict the image "
             "tokens and the question": ids.clone(),
@@ -55,7 +55,7 @@ def _unchanged(ids: torch.Tensor, make: Callable[[], torch.Tensor]) -> torch.Ten
     return labels
 
 
-def _conversation_batch(g: torch.Generator, eos_id: int, pad_id: int):
+def _conversation_batch(rng: torch.Generator, eos_id: int, pad_id: int):
     """A right-padded batch of two-turn conversations and where each answer starts:
     <bos> question image answer <eos> question answer <eos> <pad>...  (synthetic ids: 2 stands
     for <bos>, content is 3 to 45, apart from the eos and pad ids given; the checker needs no
@@ -65,7 +65,7 @@ def _conversation_batch(g: torch.Generator, eos_id: int, pad_id: int):
     for n_q1, n_img, n_a1, n_q2, n_a2 in ((4, 3, 1, 3, 2), (6, 3, 2, 2, 1), (3, 3, 1, 5, 3)):
 
         def words(k):
-            return torch.randint(3, 46, (k,), generator=g).tolist()
+            return torch.randint(3, 46, (k,), generator=rng).tolist()
 
         row = [2] + words(n_q1) + words(n_img)  # 2 for <bos>; then the question and the image
         first = len(row)
@@ -85,10 +85,10 @@ def check_conversation_labels(make_labels: Callable) -> CheckResult:
     """make_labels(input_ids (B, T), turn_starts, eos_id, pad_id) -> labels (B, T): each
     answer, from its start (turn_starts[b] lists them) to its <eos> included, keeps its ids;
     every other position (prompt, image, later questions, padding) gets -100."""
-    g = torch.Generator().manual_seed(16)
+    rng = torch.Generator().manual_seed(16)
     cases = []
     for eos_id, pad_id in ((1, 0), (47, 0)):
-        input_ids, starts = _conversation_batch(g, eos_id, pad_id)
+        input_ids, starts = _conversation_batch(rng, eos_id, pad_id)
         spans = _answer_spans(input_ids, starts, eos_id)
         # one slice per row, from the first answer to the end of the row
         one_slice = llava.build_labels(input_ids, torch.tensor([s[0][0] for s in spans]))

@@ -78,10 +78,12 @@ def held_out_pairs(recipe: CLIPRecipe) -> frozenset:
     return frozenset() if recipe.held_out is None else world.latin_held_out(recipe.held_out)
 
 
-def training_captions(batch: world.SceneBatch, recipe: CLIPRecipe, g: torch.Generator) -> list[str]:
+def training_captions(
+    batch: world.SceneBatch, recipe: CLIPRecipe, rng: torch.Generator
+) -> list[str]:
     """A caption per scene: single objects through a random prompt template (so that prompt
     ensembles mean something), several objects as a list, or a relation for some pairs."""
-    draws = torch.rand(len(batch), 2, generator=g).tolist()
+    draws = torch.rand(len(batch), 2, generator=rng).tolist()
     out = []
     for scene, (d_template, d_style) in zip(batch.to_scenes(), draws):
         if len(scene) == 1:
@@ -190,8 +192,7 @@ def train_classifier(recipe: CLIPRecipe | None = None, progress: bool = True) ->
 
     def loss_fn(step: int) -> torch.Tensor:
         batch = world.sample_scenes(recipe.batch_size, 1, seed=stream, held_out=held_out or None)
-        labels = batch.colours[:, 0] * len(world.SHAPES) + batch.shapes[:, 0]  # data.LABELS index
-        return F.cross_entropy(classifier(world.render(batch)), labels)
+        return F.cross_entropy(classifier(world.render(batch)), batch.label_ids)
 
     classifier.train()
     fit(
@@ -219,7 +220,7 @@ def shifted(kind: str, recipe: CLIPRecipe, n: int = 2000, seed: int = 31):
     images = world.render(batch, noise=PIXEL_NOISE if kind == "pixel noise" else 0.0, seed=seed)
     if kind == "dimmer colours":
         images = images * 0.5
-    return images, batch.colours[:, 0] * len(world.SHAPES) + batch.shapes[:, 0]
+    return images, batch.label_ids
 
 
 def chapter_splits(recipe: CLIPRecipe) -> dict[str, world.SceneSplit]:
@@ -254,9 +255,9 @@ def chapter_figures(seed: int = 0) -> dict[str, float]:
             zero_shot_predict(encode_images(trained, splits["unseen"].images), ensemble),
             splits["unseen"].labels,
         ),
-        # label = 5 colour + shape: the colour is label // 5, the shape label % 5
-        "colour_right": accuracy(predicted // 5, seen.labels // 5),
-        "shape_right": accuracy(predicted % 5, seen.labels % 5),
+        # label = colour * len(SHAPES) + shape (data.LABELS is colour-major)
+        "colour_right": accuracy(predicted // len(world.SHAPES), seen.labels // len(world.SHAPES)),
+        "shape_right": accuracy(predicted % len(world.SHAPES), seen.labels % len(world.SHAPES)),
         "final_loss": sum(trained.history.loss[-50:]) / 50,
         "final_scale": trained.model.logit_scale.exp().item(),
         "classifier_unseen": accuracy(
