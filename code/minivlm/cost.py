@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import torch
 
-from ._checks import check_int, pair
+from ._checks import check_int
 from .vit import ViTConfig
 
 
@@ -40,7 +40,7 @@ def vit_flops(config: ViTConfig, batch_size: int = 1) -> dict[str, int]:
     check_int(batch_size, "batch_size")
     c = config
     N, D, L = c.n_patches, c.width, c.depth
-    P_h, P_w = pair(c.patch_size, "patch_size", 1)
+    P_h, P_w = c.patch_hw
     n = N + 1
     flops = {
         "patch_embed": 2 * N * (P_h * P_w * c.in_channels) * D,

@@ -47,8 +47,7 @@ class ViTConfig:
     attn_implementation: str = "sdpa"
 
     def __post_init__(self):
-        H, W = pair(self.image_size, "image_size", 1)
-        P_h, P_w = pair(self.patch_size, "patch_size", 1)
+        (H, W), (P_h, P_w) = self.image_hw, self.patch_hw
         if H % P_h or W % P_w:
             raise ValueError(
                 f"image_size must be a multiple of patch_size, "
@@ -66,12 +65,19 @@ class ViTConfig:
         check_attn_implementation(self.attn_implementation)
 
     @property
+    def image_hw(self) -> tuple[int, int]:
+        """(H, W), whether image_size is one int or a pair."""
+        return pair(self.image_size, "image_size", 1)
+
+    @property
+    def patch_hw(self) -> tuple[int, int]:
+        """(P_h, P_w), whether patch_size is one int or a pair."""
+        return pair(self.patch_size, "patch_size", 1)
+
+    @property
     def grid(self) -> tuple[int, int]:
         """(H / P, W / P): patches per column and per row."""
-        (H, W), (P_h, P_w) = (
-            pair(self.image_size, "image_size", 1),
-            pair(self.patch_size, "patch_size", 1),
-        )
+        (H, W), (P_h, P_w) = self.image_hw, self.patch_hw
         return H // P_h, W // P_w
 
     @property
@@ -133,7 +139,7 @@ class ViT(nn.Module):
             raise TypeError(f"config must be a ViTConfig, got {type(config).__name__}")
         self.config = c = config
         D = c.width
-        P = pair(c.patch_size, "patch_size", 1)
+        P = c.patch_hw
         # E: a P x P convolution with stride P is patchify(x, P) @ E, every patch at once
         self.patch_embed = nn.Conv2d(c.in_channels, D, kernel_size=P, stride=P, bias=c.patch_bias)
         self.class_token = nn.Parameter(torch.zeros(D))  # x_class
@@ -162,9 +168,9 @@ class ViT(nn.Module):
                 f"pixel_values must have {c.in_channels} channels (B, C, H, W), "
                 f"got shape {tuple(pixel_values.shape)}"
             )
-        H_0, W_0 = pair(c.image_size, "image_size", 1)
+        H_0, W_0 = c.image_hw
         if (H, W) != (H_0, W_0):
-            P_h, P_w = pair(c.patch_size, "patch_size", 1)
+            P_h, P_w = c.patch_hw
             why = ""
             if H % P_h or W % P_w:
                 why = f", which is not even a multiple of the patch size {(P_h, P_w)}"
