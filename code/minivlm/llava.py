@@ -33,7 +33,12 @@ def _tiny_vision() -> ViTConfig:
     return CLIPConfig.tiny().vision  # 32 x 32 images, 16 patches of 8 x 8, width 64, 2 blocks
 
 
-def _tiny_text(vocab_size: int = 48) -> LlamaConfig:
+# The scene world's tokenizer (minivlm.data.Tokenizer): its vocabulary and <image> id, the
+# tiny model's defaults; the recipes pass their tokenizer's, and a test checks they agree
+SCENE_VOCAB_SIZE, SCENE_IMAGE_TOKEN_ID = 48, 3
+
+
+def _tiny_text(vocab_size: int = SCENE_VOCAB_SIZE) -> LlamaConfig:
     # the book's tiny language model with one key/value head per query head
     return LlamaConfig.tiny(vocab_size, n_kv_heads=4)
 
@@ -47,7 +52,7 @@ class LLaVAConfig:
     # "linear" (LLaVA 1.0), "mlp" (LLaVA-1.5), "merge" (Qwen2-VL), "qformer" (BLIP-2)
     projector: str = "mlp"
     projector_options: dict = field(default_factory=dict)  # e.g. {"n_queries": 8}
-    image_token_id: int = 3  # <image>: the recipes pass their tokenizer's id
+    image_token_id: int = SCENE_IMAGE_TOKEN_ID  # <image>
     vision_feature_layer: int = -2  # index into the tower's depth + 1 hidden states
     # "default": drop the class token (Hugging Face's "default"); "full": keep it
     vision_feature_select: str = "default"
@@ -88,7 +93,11 @@ class LLaVAConfig:
 
     @classmethod
     def tiny(
-        cls, projector: str = "mlp", vocab_size: int = 48, image_token_id: int = 3, **kw
+        cls,
+        projector: str = "mlp",
+        vocab_size: int = SCENE_VOCAB_SIZE,
+        image_token_id: int = SCENE_IMAGE_TOKEN_ID,
+        **kw,
     ) -> LLaVAConfig:
         """The book's LLaVA for 32 x 32 scene images: the tiny CLIP tower (16 patches, width 64),
         a Llama of width 64 with 2 blocks (105,280 parameters with 48 tokens). vocab_size and

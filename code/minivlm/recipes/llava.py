@@ -103,11 +103,13 @@ def vision_features(
 ) -> torch.Tensor:
     """Z_v of the frozen tower for many images: (B, 3, H, W) -> (B, N, D_v); zeros for a
     blind recipe, whose language model sees the same (empty) image for every question."""
+    if blind:  # the shape alone: the tower need not run
+        c = model.config
+        return torch.zeros(len(images), c.n_patch_features, c.vision.width, device=images.device)
     parts = [
         model.vision_features(images[i : i + batch_size]) for i in range(0, len(images), batch_size)
     ]
-    Z_v = torch.cat(parts)
-    return torch.zeros_like(Z_v) if blind else Z_v
+    return torch.cat(parts)
 
 
 def training_world(recipe: LLaVARecipe) -> dict:
