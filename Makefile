@@ -12,7 +12,7 @@ CHAPTERS := $(wildcard chapters/*.md)
 # numerical kernels (tests/kernels/minivlm-second-kernels/kernel.json)
 KERNEL := $(VENV)/share/jupyter/kernels/minivlm-second-kernels/kernel.json
 
-.PHONY: book test lint students notebooks prose chromium clean
+.PHONY: book test lint students assignments grade notebooks prose chromium clean
 
 $(STAMP): requirements.txt code/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,9 +50,24 @@ chromium:
 ## and the chapters' notebooks without solutions, in _build/students/notebooks
 students: $(STAMP)
 	mkdir -p _build
-	$(BIN)/python _ext/students_config.py > _build/_config.students.yml
-	$(JB) build $(STRICT) --config _build/_config.students.yml --path-output _build/students .
+	$(BIN)/python _ext/students_config.py --toc _build/_toc.students.yml > _build/_config.students.yml
+	$(JB) build $(STRICT) --config _build/_config.students.yml --toc _build/_toc.students.yml \
+	  --path-output _build/students .
 	$(BIN)/python _ext/notebooks.py --students _build/students/notebooks $(CHAPTERS)
+
+## assignments: every chapter's exercises as a graded assignment (otter-grader), in
+## _build/assignments/<chapter>/: student/ and instructor/<chapter>.ipynb, <chapter>-autograder.zip
+assignments: $(STAMP)
+	$(BIN)/python _ext/assignments.py --out _build/assignments $(CHAPTERS)
+
+## grade: grade every notebook in SUBMISSIONS with the autograder of ASSIGNMENT, locally and
+## without Docker: SUBMISSIONS/grades.csv and SUBMISSIONS/feedback/<submission>.txt
+## (make grade ASSIGNMENT=cnn SUBMISSIONS=path/to/notebooks)
+grade: $(STAMP)
+	@test -n "$(ASSIGNMENT)" && test -n "$(SUBMISSIONS)" || { \
+	  echo "usage: make grade ASSIGNMENT=<chapter> SUBMISSIONS=<folder of .ipynb>"; exit 2; }
+	$(BIN)/python _ext/grade.py --autograder _build/assignments/$(ASSIGNMENT)/$(ASSIGNMENT)-autograder.zip \
+	  $(SUBMISSIONS)
 
 ## notebooks: execute every chapter (default kernels) and write its notebook, chapters/<name>.ipynb:
 ## the code cells with their outputs, the prose translated out of MyST for Colab and Jupyter

@@ -1,16 +1,21 @@
-"""Every committed chapter notebook runs as a student meets it in Colab.
+"""Every committed chapter notebook, and every student notebook of the assignments, runs as
+a student meets it in Colab.
 
 A fresh virtual environment holds only PyTorch and the Jupyter kernel, as a Colab runtime
 does before the first cell. Each notebook is copied to another working directory and run
-top to bottom, unchanged: its first cell finds no `minivlm` and installs it with %pip, from
-this checkout instead of GitHub (MINIVLM_SOURCE), and must leave PyTorch as it was. Between
-notebooks the package is uninstalled again, so that every first cell really installs it.
+top to bottom, unchanged: its first cell finds no `minivlm` (nor, in an assignment,
+otter-grader) and installs it with %pip, the package from this checkout instead of GitHub
+(MINIVLM_SOURCE), and must leave PyTorch as it was. The first notebook of the session to
+need a package installs it; the later ones find it installed, as in a runtime that opens a
+second notebook. Every chapter's first cell is the same code, and so is every assignment's
+install (test_first_cells_are_the_same_code), so one install shown is each one shown.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -73,20 +78,78 @@ def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 7
 
 
+# the packages that a notebook's first cell has installed into this session's runtime
+INSTALLED_BY_A_FIRST_CELL: set[str] = set()
+
+
+def run_notebook(python, env, notebook: Path, packages: tuple[str, ...]) -> None:
+    """Run notebook top to bottom in the runtime, from another folder; packages are those its
+    first cell installs when missing: each is removed first unless a first cell has already
+    installed it in this session."""
+    before = installed(python, env)
+    for package in packages:
+        if package in before and package not in INSTALLED_BY_A_FIRST_CELL:
+            run([python, "-m", "pip", "uninstall", "--quiet", "--yes", package], env=env)
+    before = installed(python, env)
+    execute = python.parent / "jupyter-execute"  # nbclient's command line; fails on an error
+    run([execute, "--timeout=600", "--inplace", notebook.name], cwd=notebook.parent, env=env)
+    after = installed(python, env)
+    for package in packages:
+        assert package in after, f"the first cell did not install {package}"
+        INSTALLED_BY_A_FIRST_CELL.add(package)
+    assert after["torch"] == before["torch"], "installing the packages replaced PyTorch"
+
+
+def first_cell(notebook: Path) -> str:
+    cells = json.loads(notebook.read_text())["cells"]
+    return "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
+
+
+def test_first_cells_are_the_same_code(assignments_built):
+    assert len({first_cell(nb) for nb in NOTEBOOKS}) == 1
+    setups = {
+        re.sub(r"TESTS = \{(\n.*?\n)?\}\n|\"\w+\"\n", "", first_cell(nb), flags=re.S)
+        for nb in assignments_built.glob("*/student/*.ipynb")
+    }
+    assert len(setups) == 1 and "%pip install" in setups.pop()
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_in_a_fresh_colab_like_runtime(runtime, source, notebook, tmp_path):
     python, env, _ = runtime
-    env = {**env, "MINIVLM_SOURCE": source}
-    before = installed(python, env)
-    if "minivlm" in before:  # a fresh runtime for every notebook, as far as the package goes
-        run([python, "-m", "pip", "uninstall", "--quiet", "--yes", "minivlm"], env=env)
-        before = installed(python, env)
-    assert "minivlm" not in before
     work = tmp_path / "elsewhere"  # not the repository: nothing to import from the cwd
     work.mkdir()
     shutil.copy(notebook, work / notebook.name)
-    execute = python.parent / "jupyter-execute"  # nbclient's command line; fails on an error
-    run([execute, "--timeout=600", notebook.name], cwd=work, env=env)
-    after = installed(python, env)
-    assert "minivlm" in after, "the first cell did not install the package"
-    assert after["torch"] == before["torch"], "installing the package replaced PyTorch"
+    run_notebook(python, {**env, "MINIVLM_SOURCE": source}, work / notebook.name, ("minivlm",))
+
+
+# ---------------------------------------------------------------------------------------
+# The students' assignments (make assignments): the student notebook of every chapter
+# ---------------------------------------------------------------------------------------
+
+CHAPTER_NAMES = [p.stem for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("chapter", CHAPTER_NAMES)
+def test_student_assignment_runs_in_a_fresh_colab_like_runtime(
+    runtime, source, assignments_built, chapter, tmp_path
+):
+    """The blank student notebook, as handed out: its first cell installs the package and
+    otter-grader, and every grader.check runs its public test, offline, and says what is
+    missing."""
+    python, env, _ = runtime
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    notebook = work / f"{chapter}.ipynb"
+    shutil.copy(assignments_built / chapter / "student" / notebook.name, notebook)
+    run_notebook(python, {**env, "MINIVLM_SOURCE": source}, notebook, ("minivlm", "otter-grader"))
+    executed = json.loads(notebook.read_text())
+    checks = [
+        c
+        for c in executed["cells"]
+        if c["cell_type"] == "code" and "grader.check(" in "".join(c["source"])
+    ]
+    for cell in checks:
+        shown = json.dumps(cell["outputs"])
+        # the public test ran, and says that the function is not written yet
+        assert "results" in shown and "got NoneType" in shown, shown[:2000]

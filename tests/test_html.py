@@ -147,3 +147,40 @@ def test_notebook_links_into_the_book_resolve(notebook):
         soup = page(HTML, path.removesuffix(".html"))
         if anchor:
             assert soup.find(id=anchor), f"{notebook.name}: {path}#{anchor} has no such anchor"
+
+
+def test_instructors_page_describes_every_chapters_assignment():
+    soup = page(HTML, "instructors")
+    exercises = {}
+    for md in sorted((ROOT / "chapters").glob("*.md")):
+        exercises[md.stem] = re.findall(r"^:label: (\S+-ex-\S+)$", md.read_text(), re.M)
+    tables = soup.select("main table, article table")
+    assert len(tables) == len(exercises)
+    links = [a["href"] for a in soup.select("main table a[href*='-ex-'], article table a")]
+    for chapter, labels in exercises.items():
+        for label in labels:
+            assert f"chapters/{chapter}.html#{label}" in links, (chapter, label)
+    text = main_text(soup)
+    for phrase in ("check_conv2d", "the kernel is flipped", "the mask is inverted", "by hand"):
+        assert phrase in text, phrase
+    assert "After this chapter you can" in text  # the learning objectives
+
+
+def test_the_students_build_has_no_instructors_page():
+    assert (HTML / "instructors.html").exists()
+    assert not (STUDENTS / "instructors.html").exists()
+    index = (STUDENTS / "index.html").read_text(encoding="utf-8")
+    assert "instructors.html" not in index
+
+
+def test_instructors_page_has_one_section_per_chapter_under_its_title():
+    soup = page(HTML, "instructors")
+    headings = [
+        h.get_text(" ", strip=True).rstrip("#").strip() for h in soup.select("article section h2")
+    ]
+    titles = [
+        page(HTML, n).select_one("h1").get_text(" ", strip=True).rstrip("#").strip()
+        for n in toc_files()
+        if n.startswith("chapters/")
+    ]
+    assert headings == titles

@@ -5,11 +5,17 @@ mistake gives. run calls the student's function on each case and hands the answe
 comparator; the comparator returns when the answer is right and raises Wrong, with what went
 wrong in words, when it is not. diagnose is the comparators' common core: right answer, else
 the first named mistake that gives the same answer, else a plain description of the error.
+
+Two other ways to call a checker serve the assignments (make assignments): quick_check runs a
+student's function on the checker's first case and looks only at the kind of its answer (the
+public test a student runs with grader.check), and named_mistakes lists every mistake a checker
+can name (the instructors' page).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import torch
@@ -57,6 +63,11 @@ class Case:
     compare: Comparator | None = None
 
 
+# how run calls a checker's cases: None (check them), "quick" (quick_check) or a list that
+# collects the hints of the mistakes the comparators try (named_mistakes)
+_mode: ContextVar[str | list[str] | None] = ContextVar("mode", default=None)
+
+
 def report(passed: bool, message: str) -> CheckResult:
     """The one line a checker prints, and the result it returns."""
     result = CheckResult(passed, message)
@@ -79,6 +90,15 @@ def run(
     if not cases or not all(isinstance(case, Case) for case in cases):
         kinds = [type(case).__name__ for case in cases]
         raise TypeError(f"cases must be a non-empty sequence of Case, got {kinds}")
+    mode = _mode.get()
+    if isinstance(mode, list):  # named_mistakes: the right answers go through every comparator
+        for case in cases:
+            (case.compare or compare or compare_tensors)(
+                case.name, case.expected, case.expected, case.mistakes
+            )
+        return CheckResult(True, "")
+    if mode == "quick":
+        return _quick(label, cases[0])
     for case in cases:
         try:
             got = case.call()
@@ -103,6 +123,9 @@ def diagnose(
 ) -> None:
     """Return when got is the expected answer; otherwise raise Wrong with "<name>: <hint>" for
     the first mistake whose answer got reproduces, or with unknown() when it reproduces none."""
+    mode = _mode.get()
+    if isinstance(mode, list):
+        mode.extend(hint for hint in mistakes if hint not in mode)
     if same(got, expected):
         return
     for hint, wrong in mistakes.items():
@@ -208,3 +231,77 @@ def pair_in(got, fn: str, names: str) -> tuple:
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         raise Wrong(f"{fn} should return a pair {names}, got {type(got).__name__}")
     return tuple(got)
+
+
+# ---------------------------------------------------------------------------------------
+# The assignments' public tests and the instructors' list of mistakes
+# ---------------------------------------------------------------------------------------
+
+
+def quick_check(checker: Callable[[Callable], CheckResult], fn: Callable) -> CheckResult:
+    """Run fn on the first case of checker and say whether its answer is of the expected kind:
+    a tensor of the expected shape, a number, a dict with the expected keys, a pair. The values
+    are not compared: that is the checker's work (the assignment's hidden test)."""
+    if not callable(checker) or not callable(fn):
+        raise TypeError(
+            f"quick_check expects a checker and the function to check, got "
+            f"{type(checker).__name__} and {type(fn).__name__}"
+        )
+    token = _mode.set("quick")
+    try:
+        return checker(fn)
+    finally:
+        _mode.reset(token)
+
+
+def named_mistakes(checker: Callable[[Callable], CheckResult]) -> list[str]:
+    """The hint of every mistake that checker recognises, in the order it tries them."""
+    hints: list[str] = []
+    token = _mode.set(hints)
+    try:
+        checker(_never_called)
+    finally:
+        _mode.reset(token)
+    return hints
+
+
+def _never_called(*args, **kwargs):
+    raise AssertionError("named_mistakes does not call the student's function")
+
+
+def _quick(label: str, case: Case) -> CheckResult:
+    try:
+        got = case.call()
+    except Exception as error:
+        return report(False, f"{case.name} raised {type(error).__name__}: {error}")
+    problem = _kind_problem(got, case.expected)
+    if problem:
+        return report(False, f"{case.name} {problem}")
+    return report(True, f"{label} runs and returns an answer of the expected kind on one case")
+
+
+def _kind_problem(got, expected) -> str | None:
+    """What is wrong with the kind of got, an answer to a case whose answer is expected."""
+    if isinstance(expected, torch.Tensor):
+        got = as_output(got)
+        if expected.dim() == 0 and is_number(got):
+            return None
+        if not isinstance(got, torch.Tensor):
+            return f"should return a torch.Tensor, got {type(got).__name__}"
+        if got.shape != expected.shape and got.numel() != expected.numel():
+            return f"returned shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return f"should return a dict, got {type(got).__name__}"
+        missing = [k for k in expected if k not in got]
+        return f"returned a dict without the keys {missing}" if missing else None
+    if isinstance(expected, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return f"should return {len(expected)} values, got {type(got).__name__}"
+        return None
+    if is_number(expected):
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            return None
+        return None if is_number(got) else f"should return a number, got {type(got).__name__}"
+    return None
