@@ -15,15 +15,18 @@ of chapters/assignments.yml:
 
 A checked exercise (its solution calls a checker) becomes an autograded question: the
 public test runs quick_check (does the function run, is its answer of the right kind), the
-hidden test the checker, which names the mistake when there is one; all its points are the
-hidden test's. The question it asks besides its function, if chapters/assignments.yml gives
-it `written` points, and every other exercise become manually graded questions, with the
+hidden test own_work (the function calls none that computes the answer already) and then the
+checker, which names the mistake when there is one; all its points are the hidden test's.
+Students and the autograder install the package at this checkout's commit.
+The question it asks besides its function, if chapters/assignments.yml gives it `written`
+points, and every other exercise become manually graded questions, with the
 reference answer in the instructor's notebook only. The autograder runs the set-up cells and
 the answers, not the chapter: an answer that needs the chapter's own results says so, and
 its reference answer shows the code and the output of the book's run.
 
-The master notebook in otter's format (assign.ipynb) is kept beside the three, for an
-instructor who wants to change a question and run `otter assign` by hand.
+The master notebook in otter's format, instructor/assign.ipynb, is kept for an instructor who
+wants to change a question and run `otter assign` by hand. A chapter without a checked
+exercise (the summary) gets no autograder, and its student notebook installs no otter-grader.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import builtins
 import copy
 import re
 import shutil
+import subprocess
+import symtable
 import sys
 import tempfile
 import time
@@ -234,27 +239,32 @@ def _python(source: str) -> str:
 
 
 def defined_names(source: str) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(_python(source))):
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
-        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-    return names
+    """The names a cell binds at its top level (imports, functions, assignments): what the
+    cells after it can read. A function's own arguments and locals are not among them."""
+    table = symtable.symtable(_python(source), "cell", "exec")
+    return {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
 
 
 def read_names(source: str) -> set[str]:
-    tree = ast.parse(_python(source))
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    """The names a cell reads from outside itself: at its top level or, inside its
+    functions, as globals, less what it binds at its top level."""
+    top = symtable.symtable(_python(source), "cell", "exec")
+    read = set()
+
+    def walk(table) -> None:
+        for symbol in table.get_symbols():
+            if symbol.is_referenced() and (table is top or symbol.is_global()):
+                read.add(symbol.get_name())
+        for child in table.get_children():
+            walk(child)
+
+    walk(top)
+    return read - defined_names(source)
 
 
 def chapter_names(source: str, known: set[str]) -> list[str]:
     """The names the code reads that neither it, the set-up cells nor Python define."""
-    return sorted(read_names(source) - defined_names(source) - known - set(dir(builtins)))
+    return sorted(read_names(source) - known - set(dir(builtins)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -312,8 +322,8 @@ def public_test(exercise: Exercise) -> str:
         [
             '""" # BEGIN TEST CONFIG',
             "points: 0",
-            f'success_message: "{f} runs and its answer has the expected kind; the hidden test '
-            f'runs {checker}, as you can"',
+            f'success_message: "{f} runs, and its answer is of the expected kind. The '
+            f'autograder runs {checker}, which you can run yourself"',
             '""" # END TEST CONFIG',
             f"def test_{exercise.name}_runs({f}):",
             "    import contextlib",
@@ -331,7 +341,9 @@ def public_test(exercise: Exercise) -> str:
 
 
 def hidden_test(exercise: Exercise) -> str:
-    """The autograder's test: the full checker, whose message names the mistake."""
+    """The autograder's test: the function is the student's own work (it calls none of the
+    functions that compute the answer already), and the full checker accepts it; the message
+    of either names what is wrong."""
     f, checker = exercise.function, exercise.checker
     return "\n".join(
         [
@@ -343,10 +355,10 @@ def hidden_test(exercise: Exercise) -> str:
             "    import contextlib",
             "    import io",
             "",
-            f"    from minivlm.exercises import {checker}",
+            f"    from minivlm.exercises import {checker}, own_work",
             "",
             "    with contextlib.redirect_stdout(io.StringIO()):",
-            f"        result = {checker}({f})",
+            f"        result = own_work({checker}, {f}) and {checker}({f})",
             "    assert result, str(result)",
             "",
             f"test_{exercise.name}_checker({f})",
@@ -413,35 +425,91 @@ def colab_url(page: notebooks.Page) -> str:
     return f"{colab}/github/{repository}/blob/{book['repository']['branch']}/{page.path}.ipynb"
 
 
-def needs_note(needs: list[str], page: notebooks.Page) -> str:
-    names = ", ".join(f"`{n}`" for n in needs)
+def needs_note(page: notebooks.Page) -> str:
+    """What a student reads under a question that needs the chapter's results. (The names
+    the reference answer reads are not listed: they would say how to answer.)"""
     return (
-        f"*This question uses the chapter's own results ({names}): work in "
-        f"[the chapter's notebook]({colab_url(page)}) (it opens in Colab), and write your "
-        f"answer here.*"
+        f"*This question needs the chapter's own results (its trained models, data and "
+        f"tables): work in [the chapter's notebook]({colab_url(page)}) (it opens in Colab), "
+        f"where they are, and write your answer in the cell below, with the code you ran "
+        f"there between ``` fences.*"
     )
+
+
+CHECK_LINE = re.compile(r"^(correct|not yet): ")  # the line a checker prints
+
+
+def split_outputs(outputs: list) -> tuple[list, list]:
+    """A checked solution cell's outputs, split as its code is: the checker's line (and the
+    CheckResult it returns) for the student's function, the rest for what follows it."""
+    checker, rest = [], []
+    for output in outputs:
+        if output.get("output_type") == "stream":
+            lines = output.text.splitlines(keepends=True)
+            mine = "".join(line for line in lines if CHECK_LINE.match(line))
+            other = "".join(line for line in lines if not CHECK_LINE.match(line))
+            for text, into in ((mine, checker), (other, rest)):
+                if text:
+                    into.append(nbformat.v4.new_output("stream", name=output.name, text=text))
+        elif "CheckResult(" in output.get("data", {}).get("text/plain", ""):
+            checker.append(output)
+        else:
+            rest.append(output)
+    return checker, rest
+
+
+@lru_cache
+def commit() -> str | None:
+    """The commit this checkout is at, or None outside a git checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def install_source(chapter: Chapter) -> str:
+    """The chapter's install source (the book's repository), at this checkout's commit: the
+    students and the autograder get the checkers the assignment was built and tested with,
+    whatever the repository's main branch holds later."""
+    match = INSTALL.search(chapter.setup[0].source)
+    if not match:
+        raise ValueError(f"{chapter.md.name}: no install source in its first code cell")
+    url, subdirectory = match.group(1), match.group(2)
+    return f"{url}@{commit()}{subdirectory}" if commit() else url + subdirectory
 
 
 def setup_cell(chapter: Chapter) -> nbformat.NotebookNode:
     """The first cell: the chapter's install, otter-grader's, and the tests written where
-    grader.check reads them (a notebook opened alone, in Colab, has no other file)."""
-    match = INSTALL.search(chapter.setup[0].source)
-    if not match:
-        raise ValueError(f"{chapter.md.name}: no install source in its first code cell")
-    source = match.group(1) + match.group(2)
-    code = "\n".join(
-        [
+    grader.check reads them (a notebook opened alone, in Colab, has no other file). Without
+    an autograded question, the chapter's install only."""
+    source = install_source(chapter)
+    install = [
+        "import os",
+        "from pathlib import Path",
+        "",
+        "try:",
+        "    import minivlm",
+        "except ImportError:",
+        f'    source = os.environ.get("MINIVLM_SOURCE", "{source}")',
+        '    %pip install --quiet "{source}"',
+    ]
+    if not any(e.checked for e in chapter.exercises):
+        code = [
+            "# @title Set-up: the book's package",
+            "# Set-up for Colab and other fresh environments: install the book's package when",
+            "# it is missing (an installed PyTorch is left alone).",
+            *install,
+        ]
+    else:
+        code = [
+            "# @title Set-up: the book's package, otter-grader and this assignment's tests",
             "# Set-up for Colab and other fresh environments: install the book's package and",
             "# otter-grader when they are missing (an installed PyTorch is left alone), then",
             "# write this assignment's tests where grader.check reads them.",
-            "import os",
-            "from pathlib import Path",
-            "",
-            "try:",
-            "    import minivlm",
-            "except ImportError:",
-            f'    source = os.environ.get("MINIVLM_SOURCE", "{source}")',
-            '    %pip install --quiet "{source}"',
+            *install,
             "try:",
             "    import otter",
             "except ImportError:",
@@ -455,8 +523,7 @@ def setup_cell(chapter: Chapter) -> nbformat.NotebookNode:
             '    (tests_dir / f"{name}.py").write_text(test)',
             "grader = otter.Notebook(tests_dir=str(tests_dir))",
         ]
-    )
-    cell = v4.new_code_cell(code)
+    cell = v4.new_code_cell("\n".join(code))
     cell.metadata = {"cellView": "form", "jupyter": {"source_hidden": True}}
     return cell
 
@@ -464,18 +531,23 @@ def setup_cell(chapter: Chapter) -> nbformat.NotebookNode:
 def introduction(chapter: Chapter) -> str:
     page = chapter.page
     auto = [e for e in chapter.exercises if e.checked]
-    manual = len(chapter.exercises) - len(auto) + sum(1 for e in auto if e.written)
+    by_hand = len(chapter.exercises) - len(auto) + sum(1 for e in auto if e.written)
     points_auto = sum(e.points for e in auto)
-    points_manual = sum(e.written if e.checked else e.points for e in chapter.exercises)
+    points_hand = sum(e.written if e.checked else e.points for e in chapter.exercises)
     number = f"Chapter {page.number}" if page.number else "The chapter"
+    grading = f"Graded by hand: {by_hand} answers ({points_hand} points)."
+    if auto:
+        grading = (
+            f"Autograded: the functions of {len(auto)} exercises ({points_auto} points). " + grading
+        )
     lines = [
         f"# Assignment: {chapter.title}",
         "",
         f"> The exercises of {number} of *{notebooks.config()['title']}*: "
-        f"[read the chapter]({page.url(page.path)}) first.",
+        f"[read the chapter]({page.url(page.path)}) first. They refer to its figures, "
+        f"formulas and results: *above* means in the chapter.",
         "",
-        f"**{len(auto)} questions checked by the autograder ({points_auto} points), "
-        f"{manual} graded by hand ({points_manual} points).**",
+        f"**{grading}**",
         "",
         "- Run the first cells: they install what is missing and import what the exercises use.",
     ]
@@ -483,18 +555,17 @@ def introduction(chapter: Chapter) -> str:
         lines += [
             "- A function to write has `...` where its body goes. `grader.check(...)` below it "
             "runs a quick public test: does the function run, and is its answer of the right "
-            "kind? The checker that the exercise names compares it with the reference and "
-            "names the usual mistakes; the autograder runs that checker.",
+            "kind? The checker that the exercise names compares your function with the "
+            "reference and names the usual mistakes; run it as often as you like. The "
+            "autograder runs that checker, and refuses a function that calls one that computes "
+            "the answer already (the package's or PyTorch's).",
             "- The autograder runs this notebook's cells, not the chapter's: your functions "
             "may use what the set-up cells import, and nothing the chapter computed.",
         ]
-    if manual:
-        lines += [
-            "- Answer the other questions in the cells that say *Type your answer here*; "
-            "use code cells of your own for the computations.",
-        ]
     lines += [
-        "- Hand in this notebook (the `.ipynb` file), saved after a last run of all its cells."
+        "- Write your answers to the questions graded by hand in the cells that say *Type "
+        "your answer here*; add code cells of your own for the computations.",
+        "- Hand in this notebook (the `.ipynb` file), saved after a last run of all its cells.",
     ]
     return "\n".join(lines)
 
@@ -537,8 +608,7 @@ def master_notebook(chapter: Chapter, zip_requirements: str) -> nbformat.Noteboo
             code = next(i for i in e.solution if i.kind == "code" and e.checker in i.cell.source)
             student, rest = split_checked(code.cell.source, e.function)
             answer = v4.new_code_cell(student)
-            if not rest:
-                answer.outputs = code.cell.get("outputs", [])
+            answer.outputs, rest_outputs = split_outputs(code.cell.get("outputs", []))
             before = e.solution[: e.solution.index(code)]
             after = e.solution[e.solution.index(code) + 1 :]
             cells += [
@@ -558,9 +628,9 @@ def master_notebook(chapter: Chapter, zip_requirements: str) -> nbformat.Noteboo
             known |= defined_names(student)
             rest_items = [Item("code", cell=_with_source(code.cell, rest))] if rest else []
             for item in rest_items:
-                item.cell.outputs = []  # the split cell's outputs were the whole cell's
+                item.cell.outputs = rest_outputs
             if e.written:
-                note = [needs_note(needs, page)] if (needs := _needs(rest, known)) else []
+                note = [needs_note(page)] if _needs(rest, known) else []
                 cells += [
                     raw(
                         "# BEGIN QUESTION",
@@ -571,8 +641,9 @@ def master_notebook(chapter: Chapter, zip_requirements: str) -> nbformat.Noteboo
                     v4.new_markdown_cell(
                         notebooks.tidy(
                             [
-                                f"**The written part of {e.heading.split(':')[0]}**: answer "
-                                f"the question it asks besides the function.",
+                                f"**{e.heading.split(':')[0]}, its written question.** Answer "
+                                f"here the question that the exercise (above) asks besides "
+                                f"the function.",
                                 *(["", *note] if note else []),
                             ]
                         )
@@ -594,7 +665,7 @@ def master_notebook(chapter: Chapter, zip_requirements: str) -> nbformat.Noteboo
             cells += [
                 raw("# BEGIN QUESTION", f"name: {e.name}", "manual: true", f"points: {e.points}"),
                 v4.new_markdown_cell(
-                    notebooks.tidy(prompt + (["", needs_note(needs, page)] if needs else []))
+                    notebooks.tidy(prompt + (["", needs_note(page)] if needs else []))
                 ),
                 raw("# BEGIN SOLUTION"),
                 *reference_cells(e.solution, known, page),
@@ -629,19 +700,16 @@ def _with_source(cell, source: str):
 def zip_requirements(chapter: Chapter) -> str:
     """What the autograder's image installs besides otter-grader: the book's package, with
     PyTorch's CPU build (grading needs no GPU, and the CUDA build is gigabytes larger)."""
-    match = INSTALL.search(chapter.setup[0].source)
     return "\n".join(
-        [
-            "--extra-index-url https://download.pytorch.org/whl/cpu",
-            "torch",
-            match.group(1) + match.group(2),
-        ]
+        ["--extra-index-url https://download.pytorch.org/whl/cpu", "torch", install_source(chapter)]
     )
 
 
 def fill_tests(notebook, tests: dict[str, str]) -> None:
     """Put the tests into the set-up cell, in place of the marker."""
-    cell = next(c for c in notebook.cells if TESTS_MARKER in c.source)
+    cell = next((c for c in notebook.cells if TESTS_MARKER in c.source), None)
+    if cell is None:  # nothing is autograded: no tests
+        return
     body = ",\n".join(f"    {name!r}: {text!r}" for name, text in sorted(tests.items()))
     cell.source = cell.source.replace(
         TESTS_MARKER, "TESTS = {\n" + body + ",\n}" if tests else "TESTS = {}"
@@ -673,9 +741,10 @@ def build(chapter: Chapter, out: Path) -> dict:
                         cell.outputs, cell.execution_count = [], None
             (where / kind).mkdir()
             nbformat.write(notebook, where / kind / f"{chapter.name}.ipynb")
-        (zipped,) = (dist / "autograder").glob("*.zip")
-        shutil.copy(zipped, where / f"{chapter.name}-autograder.zip")
-        shutil.copy(tmp / f"{chapter.name}.ipynb", where / "assign.ipynb")
+        if any(e.checked for e in chapter.exercises):  # else there is nothing to autograde
+            (zipped,) = (dist / "autograder").glob("*.zip")
+            shutil.copy(zipped, where / f"{chapter.name}-autograder.zip")
+        shutil.copy(tmp / f"{chapter.name}.ipynb", where / "instructor" / "assign.ipynb")
     return {
         "questions": len(chapter.exercises) + sum(1 for e in chapter.exercises if e.written),
         "auto": sum(1 for e in chapter.exercises if e.checked),

@@ -7,12 +7,15 @@ otter-grader's own `otter grade` runs each submission in a Docker container; `ot
 grades one notebook without one. This runs otter run's grading (otter.api.grade_submission)
 on every .ipynb of SUBMISSIONS, two at a time, and writes into SUBMISSIONS:
 
-- grades.csv: one row per submission, the score of each autograded question and the total;
+- grades.csv: one row per submission, the score of each autograded question, `total` (their
+  sum) and `possible` (the autograded points);
 - feedback/<submission>.txt: what the student would read on Gradescope, question by question,
   with the checker's message that names a mistake.
 
 The questions graded by hand are not in the CSV: they are graded on Gradescope, or by reading
-the notebooks, with the reference answers of the instructor's notebook.
+the notebooks, with the reference answers of the instructor's notebook. Nothing isolates the
+students' code from this machine (otter grade's containers would): grade where you would run
+it yourself.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ def grade_folder(folder: Path, autograder: Path, workers: int = 2) -> dict[str, 
     feedback.mkdir(exist_ok=True)
     with open(Path(folder) / "grades.csv", "w", newline="") as f:
         table = csv.writer(f)
-        table.writerow(["submission", *questions, "total", "points"])
+        table.writerow(["submission", *questions, "total", "possible"])
         for path, result in zip(notebooks, results):
             scores = [result[q][0] if q in result else 0 for q in questions]
             points = sum(result[q][1] for q in result)

@@ -68,7 +68,7 @@ def overview(md: Path) -> list[str]:
     points_hand = sum(e.written if e.checked else e.points for e in chapter.exercises)
     minutes = sum(e.minutes for e in chapter.exercises)
     questions = len(chapter.exercises) + sum(1 for e in auto if e.written)
-    link = f"{{doc}}`The chapter <{chapter.page.path.removeprefix('chapters/')}>`"
+    link = f"{{doc}}`The chapter </{chapter.page.path}>`"
     return [
         f"{link} and [its notebook in Colab]({assignments.colab_url(chapter.page)}).",
         "",

@@ -110,6 +110,7 @@ def test_first_cells_are_the_same_code(assignments_built):
     setups = {
         re.sub(r"TESTS = \{(\n.*?\n)?\}\n|\"\w+\"\n", "", first_cell(nb), flags=re.S)
         for nb in assignments_built.glob("*/student/*.ipynb")
+        if "import otter" in first_cell(nb)  # the summary's has nothing to autograde
     }
     assert len(setups) == 1 and "%pip install" in setups.pop()
 
@@ -142,7 +143,10 @@ def test_student_assignment_runs_in_a_fresh_colab_like_runtime(
     work.mkdir()
     notebook = work / f"{chapter}.ipynb"
     shutil.copy(assignments_built / chapter / "student" / notebook.name, notebook)
-    run_notebook(python, {**env, "MINIVLM_SOURCE": source}, notebook, ("minivlm", "otter-grader"))
+    packages = (
+        ("minivlm", "otter-grader") if "import otter" in first_cell(notebook) else ("minivlm",)
+    )
+    run_notebook(python, {**env, "MINIVLM_SOURCE": source}, notebook, packages)
     executed = json.loads(notebook.read_text())
     checks = [
         c

@@ -5,6 +5,7 @@ names."""
 from __future__ import annotations
 
 import pytest
+import torch
 import torch.nn.functional as F
 
 from minivlm import cnn, exercises, metrics
@@ -99,3 +100,50 @@ def test_named_mistakes_of_two_checkers():
     # the scale's mistakes and the rounding's, which the comparator tries only later
     assert any(h.startswith("one scale for the whole matrix") for h in int8)
     assert any(h.startswith("q is rounded down") for h in int8)
+
+
+def test_quick_check_wants_the_shape_not_only_the_size(capsys):
+    def flat(x, w, b=None, stride=1, padding=0):
+        return F.conv2d(x, w, b, stride, padding).flatten(2)  # (N, D, H_out * W_out)
+
+    fails(capsys, exercises.quick_check(exercises.check_conv2d, flat), "returned shape (2, 4, 70)")
+
+
+# own_work ------------------------------------------------------------------------------
+
+
+def test_own_work_refuses_a_function_that_calls_the_package_or_pytorch(capsys):
+    def through_pytorch(x, w, b=None, stride=1, padding=0):
+        return F.conv2d(x, w, b, stride, padding)
+
+    def through_the_package(x, w, b=None, stride=1, padding=0):
+        return cnn.conv2d(x, w, b, stride, padding)
+
+    for fn in (through_pytorch, through_the_package):
+        fails(capsys, exercises.own_work(exercises.check_conv2d, fn), "calls conv2d", "your own")
+    fails(capsys, exercises.own_work(exercises.check_conv2d, F.conv2d), "not a Python function")
+
+
+def test_own_work_accepts_the_books_solution_and_a_helper_of_the_students(capsys):
+    def my_conv2d(x, weight, bias=None, stride=1, padding=0):
+        k_h, k_w = weight.shape[-2:]
+        x = F.pad(x, (padding,) * 4)
+        windows = x.unfold(2, k_h, stride).unfold(3, k_w, stride)
+        return torch.einsum("nchwmk,dcmk->ndhw", windows, weight)
+
+    passes(capsys, exercises.own_work(exercises.check_conv2d, my_conv2d))
+    # a nested function is read too, and a global the student defined is theirs
+    namespace = {"F": F}
+    exec(
+        "def receptive_field(k, s):\n    return 1\n"
+        "def mine(k, s):\n    return receptive_field(k, s)\n"
+        "def nested(x, p):\n    def pool(y):\n        return F.max_pool2d(y, p)\n    return pool(x)\n",
+        namespace,
+    )
+    passes(capsys, exercises.own_work(exercises.check_receptive_field, namespace["mine"]))
+    fails(capsys, exercises.own_work(exercises.check_max_pool2d, namespace["nested"]), "max_pool2d")
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_every_checker_names_what_computes_its_answer(name):
+    assert getattr(exercises, name).references

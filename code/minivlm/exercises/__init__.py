@@ -14,10 +14,12 @@ the solution is right. The calling, comparing and naming of mistakes is one harn
 - challenges: check_modality_gap, check_winoground, check_int8_quantize
 
 quick_check(checker, fn) runs fn on a checker's first case and looks only at the kind of its
-answer (an assignment's public test); named_mistakes(checker) lists the mistakes a checker names.
+answer (an assignment's public test); own_work(checker, fn) refuses a function that calls the
+package's or PyTorch's own (an assignment's hidden test runs it before the checker);
+named_mistakes(checker) lists the mistakes a checker names.
 """
 
-from ._harness import CheckResult, named_mistakes, quick_check
+from ._harness import CheckResult, named_mistakes, own_work, quick_check
 from .attention import check_attention, check_causal_mask, check_sinusoidal
 from .challenges import check_int8_quantize, check_modality_gap, check_winoground
 from .clip import check_patchify, check_recall_at_k
@@ -43,5 +45,6 @@ __all__ = [
     "check_sinusoidal",
     "check_winoground",
     "named_mistakes",
+    "own_work",
     "quick_check",
 ]

@@ -6,10 +6,11 @@ comparator; the comparator returns when the answer is right and raises Wrong, wi
 wrong in words, when it is not. diagnose is the comparators' common core: right answer, else
 the first named mistake that gives the same answer, else a plain description of the error.
 
-Two other ways to call a checker serve the assignments (make assignments): quick_check runs a
-student's function on the checker's first case and looks only at the kind of its answer (the
-public test a student runs with grader.check), and named_mistakes lists every mistake a checker
-can name (the instructors' page).
+Three more functions serve the assignments (make assignments): quick_check runs a student's
+function on the checker's first case and looks only at the kind of its answer (the public test a
+student runs with grader.check); own_work refuses a function that calls one that computes the
+answer already, the package's or PyTorch's (named on each checker with @references); and
+named_mistakes lists every mistake a checker can name (the instructors' page).
 """
 
 from __future__ import annotations
@@ -265,6 +266,55 @@ def named_mistakes(checker: Callable[[Callable], CheckResult]) -> list[str]:
     return hints
 
 
+def references(*names: str):
+    """Mark a checker with the names of the functions that compute its answer already (the
+    package's, PyTorch's): own_work refuses a student's function that calls one of them."""
+
+    def mark(checker):
+        checker.references = names
+        return checker
+
+    return mark
+
+
+def own_work(checker: Callable[[Callable], CheckResult], fn: Callable) -> CheckResult:
+    """Whether fn computes the answer itself: it must not call a function that checker names
+    with @references, as a global or an attribute (cnn.conv2d, F.conv2d). A global the student
+    defined under that name is their own work."""
+    if not callable(checker) or not callable(fn):
+        raise TypeError(
+            f"own_work expects a checker and the function to check, got "
+            f"{type(checker).__name__} and {type(fn).__name__}"
+        )
+    name = getattr(fn, "__name__", "the function")
+    code = getattr(fn, "__code__", None)
+    if code is None:  # a builtin or a C function: nothing of the student's to read
+        return report(False, f"{name} is not a Python function of your own")
+    called = []
+    for used in sorted(set(getattr(checker, "references", ())) & _names(code)):
+        value = getattr(fn, "__globals__", {}).get(used)
+        module = getattr(value, "__module__", None) or ""
+        mine = value is not None and not module.startswith(("minivlm", "torch"))
+        if not mine:
+            called.append(used)
+    if called:
+        return report(
+            False,
+            f"{name} calls {' and '.join(called)}, which computes the answer already: the "
+            f"exercise asks for your own",
+        )
+    return report(True, f"{name} computes its answer itself")
+
+
+def _names(code) -> set[str]:
+    """The global and attribute names a code object reads, with its nested functions'."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _names(const)
+    return names
+
+
 def _never_called(*args, **kwargs):
     raise AssertionError("named_mistakes does not call the student's function")
 
@@ -288,7 +338,7 @@ def _kind_problem(got, expected) -> str | None:
             return None
         if not isinstance(got, torch.Tensor):
             return f"should return a torch.Tensor, got {type(got).__name__}"
-        if got.shape != expected.shape and got.numel() != expected.numel():
+        if got.shape != expected.shape and not (expected.dim() == 0 and got.numel() == 1):
             return f"returned shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
         return None
     if isinstance(expected, dict):

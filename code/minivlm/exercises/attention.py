@@ -9,9 +9,10 @@ from collections.abc import Callable
 import torch
 
 from .. import attention, positional
-from ._harness import Case, CheckResult, Mistakes, Wrong, diagnose, run
+from ._harness import Case, CheckResult, Mistakes, Wrong, diagnose, references, run
 
 
+@references("scaled_dot_product_attention", "MultiheadAttention", "multi_head_attention_forward")
 def check_attention(attention_fn: Callable) -> CheckResult:
     """attention_fn(q, k, v, mask=None) -> output, or (output, weights)."""
     rng = torch.Generator().manual_seed(2)
@@ -65,6 +66,7 @@ def _attention_mistakes(q, k, v, mask: torch.Tensor | None) -> Mistakes:
     return mistakes
 
 
+@references("sinusoidal")
 def check_sinusoidal(sinusoidal: Callable) -> CheckResult:
     """sinusoidal(n_positions, d_model) -> the (n_positions, d_model) encoding table."""
     cases = []
@@ -100,6 +102,7 @@ def _sinusoidal_mistakes(pe: torch.Tensor) -> Mistakes:
     }
 
 
+@references("causal_mask")
 def check_causal_mask(causal_mask: Callable) -> CheckResult:
     """causal_mask(n) -> a boolean (n, n) mask, True where query i may attend to key j."""
     cases = []

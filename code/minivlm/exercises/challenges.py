@@ -21,10 +21,12 @@ from ._harness import (
     compare_scalars,
     diagnose,
     pair_in,
+    references,
     run,
 )
 
 
+@references("modality_gap")
 def check_modality_gap(modality_gap: Callable) -> CheckResult:
     """modality_gap(image_embeddings (N, d), text_embeddings (M, d)) -> the distance between
     the centroids of the L2-normalised image and text embeddings."""
@@ -73,6 +75,7 @@ def _gap_mistakes(image: torch.Tensor, text: torch.Tensor, gap: torch.Tensor) ->
     }
 
 
+@references("winoground_scores")
 def check_winoground(scores: Callable) -> CheckResult:
     """scores(similarity (N, 2, 2)) -> {"text", "image", "group"}, with similarity[n, i, j] =
     s(caption i, image j): the fractions of examples where each image prefers its own caption
@@ -128,6 +131,7 @@ def _ties_as_successes(S: torch.Tensor) -> dict[str, float]:
     return {k: v.float().mean().item() for k, v in pairs.items()}
 
 
+@references("quantize_per_row", "quantize_per_channel", "quantize_per_tensor")
 def check_int8_quantize(quantize: Callable) -> CheckResult:
     """quantize(W (rows, cols)) -> (q, scale): symmetric per-row INT8, with scale =
     max|row| / 127 (shape (rows,) or (rows, 1)) and q = round(W / scale) in [-127, 127],

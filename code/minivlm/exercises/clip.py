@@ -7,9 +7,10 @@ from collections.abc import Callable
 import torch
 
 from .. import metrics, vit
-from ._harness import Case, CheckResult, Mistakes, compare_scalars, run
+from ._harness import Case, CheckResult, Mistakes, compare_scalars, references, run
 
 
+@references("patchify")
 def check_patchify(patchify: Callable) -> CheckResult:
     """patchify(image (C, H, W), P) -> (N, P*P*C): patches row by row, each flattened as a
     (C, P, P) block, so that patchify(x, P) @ E equals ViT's strided convolution."""
@@ -45,6 +46,7 @@ def _patchify_mistakes(x: torch.Tensor, P: int) -> Mistakes:
     }
 
 
+@references("recall_at_k")
 def check_recall_at_k(recall_at_k: Callable) -> CheckResult:
     """recall_at_k(similarity (N, N), k) -> the fraction of rows i whose item i is among the
     row's k largest similarities."""

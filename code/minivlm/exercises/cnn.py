@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from .. import cnn
-from ._harness import Case, CheckResult, Mistakes, Wrong, diagnose, run
+from ._harness import Case, CheckResult, Mistakes, Wrong, diagnose, references, run
 
 
+@references("conv2d", "Conv2d")
 def check_conv2d(conv2d: Callable) -> CheckResult:
     """conv2d(x, weight, bias=None, stride=1, padding=0) as the layer formula, no activation."""
     rng = torch.Generator().manual_seed(0)
@@ -39,6 +40,7 @@ def check_conv2d(conv2d: Callable) -> CheckResult:
     return run("conv2d", cases)
 
 
+@references("max_pool2d", "MaxPool2d")
 def check_max_pool2d(max_pool2d: Callable) -> CheckResult:
     """max_pool2d(x, p): max over non-overlapping p x p windows."""
     rng = torch.Generator().manual_seed(1)
@@ -60,6 +62,7 @@ def check_max_pool2d(max_pool2d: Callable) -> CheckResult:
     return run("max_pool2d", cases)
 
 
+@references("receptive_field")
 def check_receptive_field(receptive_field: Callable) -> CheckResult:
     """receptive_field(kernel_sizes, strides) -> the receptive field of the last layer."""
     stacks = [

@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from .. import clip, llama
-from ._harness import Case, CheckResult, Mistakes, compare_scalars, run
+from ._harness import Case, CheckResult, Mistakes, compare_scalars, references, run
 
 
+@references("clip_loss")
 def check_info_nce(info_nce: Callable) -> CheckResult:
     """info_nce(image_features, text_features, logit_scale) -> the symmetric InfoNCE loss.
 
@@ -66,6 +67,7 @@ def _info_nce_mistakes(image: torch.Tensor, text: torch.Tensor, scale: float) ->
     }
 
 
+@references("next_token_loss")
 def check_next_token_loss(next_token_loss: Callable) -> CheckResult:
     """next_token_loss(logits, labels) -> the mean next-token cross-entropy.
 

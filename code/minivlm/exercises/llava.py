@@ -7,9 +7,10 @@ from collections.abc import Callable
 import torch
 
 from .. import llava
-from ._harness import Case, CheckResult, run
+from ._harness import Case, CheckResult, references, run
 
 
+@references("build_labels", "make_example")
 def check_llava_labels(make_labels: Callable) -> CheckResult:
     """make_labels(input_ids (T,), n_prompt) -> labels (T,): the ids, with -100 on the first
     n_prompt positions (<bos>, the prompt and the image tokens), the answer kept."""
@@ -81,6 +82,7 @@ def _conversation_batch(rng: torch.Generator, eos_id: int, pad_id: int):
     return input_ids, starts
 
 
+@references("build_labels", "make_example", "make_batch")
 def check_conversation_labels(make_labels: Callable) -> CheckResult:
     """make_labels(input_ids (B, T), turn_starts, eos_id, pad_id) -> labels (B, T): each
     answer, from its start (turn_starts[b] lists them) to its <eos> included, keeps its ids;
