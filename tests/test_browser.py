@@ -44,10 +44,13 @@ def chromium_path() -> str:
 
 def site_pages(root: Path) -> list[str]:
     """Every page of a build, relative to it: the table of contents (the chapters, the
-    introduction, the bibliography), the index and the search page."""
+    introduction, the bibliography, and in the book the instructors' page), the index and the
+    search page. The students' build has its own table of contents, which `make students`
+    writes without the instructors' page."""
     if not (root / "index.html").exists():
         pytest.fail(f"{root.relative_to(ROOT)} is not built: run `make book` and `make students`")
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    toc_file = BUILD / "_toc.students.yml" if root == STUDENTS else ROOT / "_toc.yml"
+    toc = yaml.safe_load(toc_file.read_text())
     names = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
     pages = [f"{name}.html" for name in names] + ["genindex.html", "search.html"]
     missing = [p for p in pages if not (root / p).exists()]
