@@ -13,6 +13,7 @@ import csv
 import json
 import re
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import nbformat
@@ -103,12 +104,14 @@ def answer_cells(nb, exercises) -> dict[str, nbformat.NotebookNode]:
     return cells
 
 
-def checked(chapter: str):
-    return [
+@lru_cache
+def checked(chapter: str) -> tuple:
+    """The chapter's checked exercises, in order."""
+    return tuple(
         e
         for e in assignments.read_chapter(ROOT / "chapters" / f"{chapter}.md").exercises
         if e.checked
-    ]
+    )
 
 
 def mistaken(built: Path, chapter: str, wrong: set[str]):
