@@ -570,7 +570,7 @@ def introduction(chapter: Chapter) -> str:
     return "\n".join(lines)
 
 
-def master_notebook(chapter: Chapter, zip_requirements: str) -> nbformat.NotebookNode:
+def master_notebook(chapter: Chapter, requirements: str) -> nbformat.NotebookNode:
     """The assignment in otter-grader's master format: questions, solutions and tests."""
     page = chapter.page
     known = set()
@@ -584,7 +584,7 @@ def master_notebook(chapter: Chapter, zip_requirements: str) -> nbformat.Noteboo
             yaml.safe_dump(
                 {
                     "name": chapter.name,
-                    "requirements": zip_requirements,
+                    "requirements": requirements,
                     "overwrite_requirements": False,
                     "init_cell": False,
                     "check_all_cell": False,
