@@ -5,7 +5,7 @@ A fresh virtual environment holds only PyTorch and the Jupyter kernel, as a Cola
 does before the first cell. Each notebook is copied to another working directory and run
 top to bottom, unchanged: its first cell finds no `minivlm` (nor, in an assignment,
 otter-grader) and installs it with %pip, the package from this checkout instead of GitHub
-(MINIVLM_SOURCE), and must leave PyTorch as it was. The first notebook of the session to
+(MINIVLM_SOURCE), and must leave PyTorch as it was. The first notebook of the test run to
 need a package installs it; the later ones find it installed, as in a runtime that opens a
 second notebook. Every chapter's first cell is the same code, and so is every assignment's
 install (test_first_cells_are_the_same_code), so one install shown is each one shown.
@@ -78,14 +78,14 @@ def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 7
 
 
-# the packages that a notebook's first cell has installed into this session's runtime
+# the packages that a notebook's first cell has installed into this test run's runtime
 INSTALLED_BY_A_FIRST_CELL: set[str] = set()
 
 
 def run_notebook(python, env, notebook: Path, packages: tuple[str, ...]) -> None:
     """Run notebook top to bottom in the runtime, from another folder; packages are those its
     first cell installs when missing: each is removed first unless a first cell has already
-    installed it in this session."""
+    installed it in this test run."""
     before = installed(python, env)
     for package in packages:
         if package in before and package not in INSTALLED_BY_A_FIRST_CELL:
