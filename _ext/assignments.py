@@ -127,6 +127,30 @@ class Chapter:
     def name(self) -> str:
         return self.md.stem
 
+    @property
+    def autograded(self) -> list[Exercise]:
+        """The checked exercises: the autograder grades their functions."""
+        return [e for e in self.exercises if e.checked]
+
+    @property
+    def by_hand(self) -> int:
+        """The questions graded by hand: the other exercises and the written questions."""
+        return (
+            len(self.exercises) - len(self.autograded) + sum(e.written > 0 for e in self.exercises)
+        )
+
+    @property
+    def points_auto(self) -> int:
+        return sum(e.points for e in self.autograded)
+
+    @property
+    def points_hand(self) -> int:
+        return sum(e.written if e.checked else e.points for e in self.exercises)
+
+    @property
+    def minutes(self) -> int:
+        return sum(e.minutes for e in self.exercises)
+
 
 def read_chapter(md: Path) -> Chapter:
     """The chapter's exercises, their solutions and its set-up cells."""
@@ -201,8 +225,8 @@ def read_chapter(md: Path) -> Chapter:
 
 
 def _flush(prose: list[str], exercise: Exercise | None, in_solution: bool, translator) -> None:
-    """Prose of the exercises section: a solution's goes into it; the rest is the section's
-    own (it has none today)."""
+    """Prose of the exercises section, which belongs to the open solution: prose anywhere
+    else in the section has no place in an assignment, and stops the build."""
     text = notebooks.tidy(translator.prose(prose)) if prose else ""
     if not text:
         return
@@ -211,20 +235,27 @@ def _flush(prose: list[str], exercise: Exercise | None, in_solution: bool, trans
     exercise.solution.append(Item("markdown", text))
 
 
+def checker_call(node: ast.AST) -> tuple[str, str] | None:
+    """(checker, function) when node is a call check_x(my_x), else None."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and CHECK_CALL.match(node.func.id)
+        and len(node.args) == 1
+        and isinstance(node.args[0], ast.Name)
+    ):
+        return node.func.id, node.args[0].id
+    return None
+
+
 def _find_checker(exercise: Exercise) -> None:
     """The checker a solution calls and the function it calls it with, if any."""
     for item in exercise.solution:
         if item.kind != "code":
             continue
         for node in ast.walk(ast.parse(_python(item.cell.source))):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and CHECK_CALL.match(node.func.id)
-                and len(node.args) == 1
-                and isinstance(node.args[0], ast.Name)
-            ):
-                exercise.checker, exercise.function = node.func.id, node.args[0].id
+            if checker_call(node):
+                exercise.checker, exercise.function = checker_call(node)
                 return
 
 
@@ -303,40 +334,47 @@ def split_checked(source: str, function: str) -> tuple[str, str]:
                     f"{indent}# END SOLUTION",
                 ]
             )
-        elif (
-            isinstance(node, ast.Expr)
-            and isinstance(node.value, ast.Call)
-            and isinstance(node.value.func, ast.Name)
-            and CHECK_CALL.match(node.value.func.id)
-        ):
+        elif isinstance(node, ast.Expr) and checker_call(node.value):
             keep.extend(chunk)
         else:
             rest.extend(chunk)
     return "\n".join(keep).strip("\n"), "\n".join(rest).strip("\n")
 
 
-def public_test(exercise: Exercise) -> str:
-    """The test grader.check runs: the function runs and answers with the right kind."""
-    f, checker = exercise.function, exercise.checker
+def _test(exercise: Exercise, config: list[str], kind: str, imports: str, check: str) -> str:
+    """A test cell in otter's format: its configuration, then a function of the student's
+    function that runs `check` with the checker's printed line held back, and its call."""
+    f = exercise.function
     return "\n".join(
         [
             '""" # BEGIN TEST CONFIG',
-            "points: 0",
-            f'success_message: "{f} runs, and its answer is of the expected kind. The '
-            f'autograder runs {checker}, which you can run yourself"',
+            *config,
             '""" # END TEST CONFIG',
-            f"def test_{exercise.name}_runs({f}):",
+            f"def test_{exercise.name}_{kind}({f}):",
             "    import contextlib",
             "    import io",
             "",
-            f"    from minivlm.exercises import {checker}, quick_check",
+            f"    from minivlm.exercises import {imports}",
             "",
             "    with contextlib.redirect_stdout(io.StringIO()):",
-            f"        result = quick_check({checker}, {f})",
+            f"        result = {check}",
             "    assert result, str(result)",
             "",
-            f"test_{exercise.name}_runs({f})",
+            f"test_{exercise.name}_{kind}({f})",
         ]
+    )
+
+
+def public_test(exercise: Exercise) -> str:
+    """The test grader.check runs: the function runs and answers with the right kind."""
+    f, checker = exercise.function, exercise.checker
+    config = [
+        "points: 0",
+        f'success_message: "{f} runs, and its answer is of the expected kind. The '
+        f'autograder runs {checker}, which you can run yourself"',
+    ]
+    return _test(
+        exercise, config, "runs", f"{checker}, quick_check", f"quick_check({checker}, {f})"
     )
 
 
@@ -345,25 +383,9 @@ def hidden_test(exercise: Exercise) -> str:
     functions that compute the answer already), and the full checker accepts it; the message
     of either names what is wrong."""
     f, checker = exercise.function, exercise.checker
-    return "\n".join(
-        [
-            '""" # BEGIN TEST CONFIG',
-            "hidden: true",
-            f"points: {exercise.points}",
-            '""" # END TEST CONFIG',
-            f"def test_{exercise.name}_checker({f}):",
-            "    import contextlib",
-            "    import io",
-            "",
-            f"    from minivlm.exercises import {checker}, own_work",
-            "",
-            "    with contextlib.redirect_stdout(io.StringIO()):",
-            f"        result = own_work({checker}, {f}) and {checker}({f})",
-            "    assert result, str(result)",
-            "",
-            f"test_{exercise.name}_checker({f})",
-        ]
-    )
+    config = ["hidden: true", f"points: {exercise.points}"]
+    check = f"own_work({checker}, {f}) and {checker}({f})"
+    return _test(exercise, config, "checker", f"{checker}, own_work", check)
 
 
 def reference_cells(items: list[Item], known: set[str], page: notebooks.Page) -> list:
@@ -496,7 +518,7 @@ def setup_cell(chapter: Chapter) -> nbformat.NotebookNode:
         f'    source = os.environ.get("MINIVLM_SOURCE", "{source}")',
         '    %pip install --quiet "{source}"',
     ]
-    if not any(e.checked for e in chapter.exercises):
+    if not chapter.autograded:
         code = [
             "# @title Set-up: the book's package",
             "# Set-up for Colab and other fresh environments: install the book's package when",
@@ -529,16 +551,13 @@ def setup_cell(chapter: Chapter) -> nbformat.NotebookNode:
 
 
 def introduction(chapter: Chapter) -> str:
-    page = chapter.page
-    auto = [e for e in chapter.exercises if e.checked]
-    by_hand = len(chapter.exercises) - len(auto) + sum(1 for e in auto if e.written)
-    points_auto = sum(e.points for e in auto)
-    points_hand = sum(e.written if e.checked else e.points for e in chapter.exercises)
+    page, auto = chapter.page, chapter.autograded
     number = f"Chapter {page.number}" if page.number else "The chapter"
-    grading = f"Graded by hand: {by_hand} answers ({points_hand} points)."
+    grading = f"Graded by hand: {chapter.by_hand} answers ({chapter.points_hand} points)."
     if auto:
         grading = (
-            f"Autograded: the functions of {len(auto)} exercises ({points_auto} points). " + grading
+            f"Autograded: the functions of {len(auto)} exercises ({chapter.points_auto} points). "
+            + grading
         )
     lines = [
         f"# Assignment: {chapter.title}",
@@ -593,7 +612,7 @@ def master_notebook(chapter: Chapter, requirements: str) -> nbformat.NotebookNod
                     "tests": {"files": True, "ok_format": False},
                     "python_version": "3.11",
                     "generate": {"show_stdout": True, "show_hidden": True},
-                    "suppress_no_tests_warning": not any(e.checked for e in chapter.exercises),
+                    "suppress_no_tests_warning": not chapter.autograded,
                 },
                 sort_keys=False,
             ).strip(),
@@ -716,8 +735,8 @@ def fill_tests(notebook, tests: dict[str, str]) -> None:
     )
 
 
-def build(chapter: Chapter, out: Path) -> dict:
-    """Write the chapter's assignment into out/<chapter>; returns what it holds."""
+def build(chapter: Chapter, out: Path) -> None:
+    """Write the chapter's assignment into out/<chapter>."""
     from otter.assign import main as otter_assign
 
     where = out / chapter.name
@@ -741,15 +760,10 @@ def build(chapter: Chapter, out: Path) -> dict:
                         cell.outputs, cell.execution_count = [], None
             (where / kind).mkdir()
             nbformat.write(notebook, where / kind / f"{chapter.name}.ipynb")
-        if any(e.checked for e in chapter.exercises):  # else there is nothing to autograde
+        if chapter.autograded:  # else there is nothing to autograde
             (zipped,) = (dist / "autograder").glob("*.zip")
             shutil.copy(zipped, where / f"{chapter.name}-autograder.zip")
         shutil.copy(tmp / f"{chapter.name}.ipynb", where / "instructor" / "assign.ipynb")
-    return {
-        "questions": len(chapter.exercises) + sum(1 for e in chapter.exercises if e.written),
-        "auto": sum(1 for e in chapter.exercises if e.checked),
-        "points": sum(e.points + e.written for e in chapter.exercises),
-    }
 
 
 def main(argv=None) -> int:
@@ -760,10 +774,12 @@ def main(argv=None) -> int:
     for md in args.chapters:
         start = time.perf_counter()
         chapter = read_chapter(md)
-        held = build(chapter, args.out.resolve())
+        build(chapter, args.out.resolve())
+        auto = len(chapter.autograded)
         print(
-            f"{chapter.name}: {held['questions']} questions ({held['auto']} autograded), "
-            f"{held['points']} points, in {time.perf_counter() - start:.1f} s",
+            f"{chapter.name}: {auto + chapter.by_hand} questions ({auto} autograded), "
+            f"{chapter.points_auto + chapter.points_hand} points, "
+            f"in {time.perf_counter() - start:.1f} s",
             file=sys.stderr,
         )
     return 0

@@ -63,11 +63,7 @@ def overview(md: Path) -> list[str]:
                 rows.append(f"| its written question | by hand | {e.written} | | |")
         else:
             rows.append(f"| {title} | by hand | {e.points} | {e.minutes} | |")
-    auto = [e for e in chapter.exercises if e.checked]
-    points_auto = sum(e.points for e in auto)
-    points_hand = sum(e.written if e.checked else e.points for e in chapter.exercises)
-    minutes = sum(e.minutes for e in chapter.exercises)
-    questions = len(chapter.exercises) + sum(1 for e in auto if e.written)
+    auto, minutes = len(chapter.autograded), chapter.minutes
     link = f"{{doc}}`The chapter </{chapter.page.path}>`"
     return [
         f"{link} and [its notebook in Colab]({assignments.colab_url(chapter.page)}).",
@@ -77,9 +73,9 @@ def overview(md: Path) -> list[str]:
         "|---|---|---|---|---|",
         *rows,
         "",
-        f"{questions} questions: {len(auto)} graded by the autograder ({points_auto} points), "
-        f"{questions - len(auto)} by hand ({points_hand} points); about {minutes} minutes of "
-        f"work, {minutes / 60:.1f} hours.",
+        f"{auto + chapter.by_hand} questions: {auto} graded by the autograder "
+        f"({chapter.points_auto} points), {chapter.by_hand} by hand ({chapter.points_hand} "
+        f"points); about {minutes} minutes of work, {minutes / 60:.1f} hours.",
     ]
 
 

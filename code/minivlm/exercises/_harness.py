@@ -243,11 +243,7 @@ def quick_check(checker: Callable[[Callable], CheckResult], fn: Callable) -> Che
     """Run fn on the first case of checker and say whether its answer is of the expected kind:
     a tensor of the expected shape, a number, a dict with the expected keys, a pair. The values
     are not compared: that is the checker's work (the assignment's hidden test)."""
-    if not callable(checker) or not callable(fn):
-        raise TypeError(
-            f"quick_check expects a checker and the function to check, got "
-            f"{type(checker).__name__} and {type(fn).__name__}"
-        )
+    _check_callables("quick_check", checker, fn)
     token = _mode.set("quick")
     try:
         return checker(fn)
@@ -281,11 +277,7 @@ def own_work(checker: Callable[[Callable], CheckResult], fn: Callable) -> CheckR
     """Whether fn computes the answer itself: it must not call a function that checker names
     with @references, as a global or an attribute (cnn.conv2d, F.conv2d). A global the student
     defined under that name is their own work."""
-    if not callable(checker) or not callable(fn):
-        raise TypeError(
-            f"own_work expects a checker and the function to check, got "
-            f"{type(checker).__name__} and {type(fn).__name__}"
-        )
+    _check_callables("own_work", checker, fn)
     name = getattr(fn, "__name__", "the function")
     code = getattr(fn, "__code__", None)
     if code is None:  # a builtin or a C function: nothing of the student's to read
@@ -304,6 +296,14 @@ def own_work(checker: Callable[[Callable], CheckResult], fn: Callable) -> CheckR
             f"exercise asks for your own",
         )
     return report(True, f"{name} computes its answer itself")
+
+
+def _check_callables(what: str, checker, fn) -> None:
+    if not callable(checker) or not callable(fn):
+        raise TypeError(
+            f"{what} expects a checker and the function to check, got "
+            f"{type(checker).__name__} and {type(fn).__name__}"
+        )
 
 
 def _names(code) -> set[str]:
