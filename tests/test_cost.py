@@ -111,6 +111,32 @@ def test_seconds_returns_the_median_and_runs_warmup_and_repeats():
     assert len(calls) == 6 and t >= 0
 
 
+@pytest.mark.parametrize("stage, gigabytes", [(0, 120.0), (1, 31.4), (2, 16.6), (3, 1.9)])
+def test_model_state_bytes_give_the_zero_papers_figure(stage, gigabytes):
+    # Rajbhandari et al. (2020), figure 1: 7.5B parameters over 64 GPUs, K = 12
+    per_gpu = cost.model_state_bytes(7_500_000_000, n_gpus=64, stage=stage)
+    assert round(per_gpu["total"] / 1e9, 1) == gigabytes
+
+
+def test_model_state_bytes_by_part():
+    parts = cost.model_state_bytes(1000, n_gpus=4, stage=2)
+    assert parts == {"weights": 2000, "gradients": 500, "optimizer": 3000, "total": 5500}
+    assert cost.model_state_bytes(1000)["total"] == 16_000
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        ({"n_params": 0}, ValueError, "n_params must be a positive integer, got 0"),
+        ({"n_params": 10, "n_gpus": 2.0}, ValueError, "n_gpus must be a positive integer"),
+        ({"n_params": 10, "stage": 4}, ValueError, "stage must be 0, 1, 2 or 3, got 4"),
+    ],
+)
+def test_model_state_bytes_errors(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        cost.model_state_bytes(**kwargs)
+
+
 def test_errors():
     with pytest.raises(TypeError, match="config must be a ViTConfig, got dict"):
         cost.vit_flops({"width": 8})

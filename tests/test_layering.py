@@ -13,7 +13,7 @@ ROOT = Path(minivlm.__file__).parent
 
 # module -> layer; a module may import from its own layer and the ones above (lower numbers)
 LAYERS = {
-    0: ["_checks", "_hf"],
+    0: ["_checks", "_hf", "distributed"],
     1: ["cnn", "attention", "positional", "transformer"],
     2: ["vit", "llama", "clip", "projectors", "llava", "quantize"],
     3: ["data", "conversation"],

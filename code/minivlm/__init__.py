@@ -21,6 +21,7 @@ Data (no download)
     minivlm.conversation LLaVA's conversation format, turns to one training sequence
 Training and measuring
     minivlm.train        fixed-step training loops
+    minivlm.distributed  one batch over many processes: ranks, shards, DDP, the all-gather
     minivlm.metrics      accuracy, intervals, retrieval, the modality gap, CHAIR, POPE, ...
     minivlm.cost         FLOPs, memory kept for backward, time
 Recipes and exercises

@@ -19,12 +19,14 @@ step, as OpenAI's and open_clip's training code do.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import distributed
 from ._checks import check_heads, check_int, check_tensor, check_token_ids, is_number
 from ._hf import rename_key
 from .attention import causal_mask, check_attn_implementation, padding_mask
@@ -249,7 +251,10 @@ class CLIP(nn.Module):
 
 
 def clip_loss(
-    image_features: torch.Tensor, text_features: torch.Tensor, logit_scale
+    image_features: torch.Tensor,
+    text_features: torch.Tensor,
+    logit_scale,
+    gather: bool = False,
 ) -> torch.Tensor:
     """The symmetric InfoNCE loss, as open_clip's ClipLoss.
 
@@ -257,15 +262,50 @@ def clip_loss(
     here, so unnormalised encoder outputs may be passed. logit_scale: the multiplier
     1 / tau = exp(t) (a Python number or a 0-d tensor), not t itself. Returns a 0-d tensor:
     the mean of the image-to-text and text-to-image cross-entropies.
+
+    gather=True, in a run of N processes (minivlm.distributed), where each rank holds its
+    B_local = B / N pairs of a global batch of B: every rank's embeddings are gathered with
+    their gradients, and this rank's loss is over its own B_local rows against all B columns
+    (open_clip's local_loss=True with gather_with_grad=True). The mean of the ranks' losses
+    is the one-process loss of the global batch, and so is the gradient DDP averages: each
+    rank receives, through the gather, the gradient of every rank's loss with respect to its
+    own embeddings. A rank holds B_local x B logits, not B x B. In a world of one, gather
+    changes nothing.
     """
     _check_loss_inputs(image_features, text_features, logit_scale)
+    if not isinstance(gather, bool):
+        raise TypeError(f"gather must be True or False, got {type(gather).__name__}")
     I_e = F.normalize(image_features, dim=-1)
     T_e = F.normalize(text_features, dim=-1)
+    world = distributed.world()
+    if gather and world.size > 1:
+        return local_rows_loss(I_e, T_e, logit_scale, world.rank)
     logits_per_image = logit_scale * I_e @ T_e.T  # (B, B): row i scores image i against every text
     labels = torch.arange(logits_per_image.shape[0], device=logits_per_image.device)
     # image-to-text over the rows, text-to-image over the columns
     return (
         F.cross_entropy(logits_per_image, labels) + F.cross_entropy(logits_per_image.T, labels)
+    ) / 2
+
+
+def local_rows_loss(
+    I_e: torch.Tensor,
+    T_e: torch.Tensor,
+    logit_scale,
+    rank: int,
+    gather: Callable[[torch.Tensor], torch.Tensor] = distributed.all_gather,
+) -> torch.Tensor:
+    """This rank's loss in clip_loss(gather=True): its B_local rows of both logit matrices
+    against the B gathered columns. I_e, T_e: this rank's unit embeddings (B_local, d_e);
+    gather: (B_local, d_e) -> (B, d_e) on every rank (distributed.all_gather_naive shows
+    what a gather without gradients does)."""
+    I_all, T_all = gather(I_e), gather(T_e)  # (B_local, d_e) -> (B, d_e), rank 0's rows first
+    logits_per_image = logit_scale * I_e @ T_all.T  # (B_local, B)
+    logits_per_text = logit_scale * T_e @ I_all.T  # (B_local, B)
+    # the local pair i sits in column rank * B_local + i of the gathered matrices
+    labels = torch.arange(len(I_e), device=I_e.device) + rank * len(I_e)
+    return (
+        F.cross_entropy(logits_per_image, labels) + F.cross_entropy(logits_per_text, labels)
     ) / 2
 
 

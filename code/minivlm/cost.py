@@ -78,6 +78,34 @@ def saved_bytes(fn: Callable[[], object], exclude: tuple[torch.Tensor, ...] = ()
     return sum(seen.values())
 
 
+# Mixed-precision training with Adam keeps, per trained parameter: the 16-bit weight and
+# gradient the forward and backward passes use, and Adam's float32 copy of the weight, its
+# momentum and its variance (Rajbhandari et al., 2020, sec. 3.1: 2 + 2 + K bytes, K = 12)
+STATE_BYTES = {"weights": 2, "gradients": 2, "optimizer": 12}
+
+
+def model_state_bytes(n_params: int, n_gpus: int = 1, stage: int = 0) -> dict[str, float]:
+    """Bytes per GPU of the model states of mixed-precision Adam training, ZeRO-sharded.
+
+    Data parallelism (stage 0) keeps all of them on every GPU. ZeRO (Rajbhandari et al.,
+    2020) splits them over the n_gpus: stage 1 the optimiser states, stage 2 the gradients
+    too, stage 3 the weights too (PyTorch's FSDP with full sharding, Zhao et al., 2023).
+    Returns "weights", "gradients", "optimizer" and "total". Activations are not states:
+    they depend on the batch, and `saved_bytes` measures them.
+    """
+    check_int(n_params, "n_params")
+    check_int(n_gpus, "n_gpus")
+    if stage not in (0, 1, 2, 3):
+        raise ValueError(f"stage must be 0, 1, 2 or 3, got {stage!r}")
+    sharded = {"optimizer": stage >= 1, "gradients": stage >= 2, "weights": stage >= 3}
+    out = {
+        part: n_params * size / (n_gpus if sharded[part] else 1)
+        for part, size in STATE_BYTES.items()
+    }
+    out["total"] = sum(out.values())
+    return out
+
+
 def seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
     """The median wall-clock time of fn() over repeats runs, after warmup runs.
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.std import tqdm
 
+from . import distributed
 from ._checks import check_int
 
 
@@ -86,6 +87,8 @@ def fit(
 
     loss_fn draws its own batch for the step (from a seeded generator, so that runs
     repeat); after_step runs after every optimiser step (CLIP clamps its temperature there).
+    In a run of several processes (minivlm.distributed), the History holds the mean of the
+    ranks' losses, and only rank 0 draws the progress bar.
     """
     check_int(steps, "steps")
     params = [p for p in params if p.requires_grad]
@@ -95,6 +98,7 @@ def fit(
     # tenth of a step in the optimiser otherwise
     optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
     history = History()
+    progress = progress and distributed.world().is_main
     bar = tqdm(
         range(steps),
         desc=desc,
@@ -114,7 +118,7 @@ def fit(
         optimiser.step()
         if after_step is not None:
             after_step()
-        history.loss.append(loss.item())
+        history.loss.append(distributed.mean(loss).item())
         history.lr.append(rate)
         if step % 50 == 0 or step == steps - 1:
             bar.set_postfix(loss=f"{history.smoothed()[-1]:.3f}", refresh=False)

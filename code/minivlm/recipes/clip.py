@@ -6,6 +6,11 @@ on scenes of one to three objects, whose captions name every object left to righ
 LLaVA and challenges chapters load them with `load_book_clip()`. To reproduce them:
 
     python -m minivlm.recipes.clip --out code/minivlm/weights/scene_clip.pt
+
+The same command runs on N processes (N GPUs, or CPU processes), with the same global batch
+and, to float rounding, the same weights:
+
+    torchrun --standalone --nproc_per_node=N -m minivlm.recipes.clip --out scene_clip.pt
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
+from .. import distributed
 from ..clip import CLIP, CLIPConfig, clip_loss
 from ..data import scenes as world
 from ..data.text import PROMPT_TEMPLATES, caption, class_prompts
@@ -96,26 +103,68 @@ def training_captions(
     return out
 
 
-def train_clip(recipe: CLIPRecipe | None = None, progress: bool = True) -> TrainedCLIP:
-    """Train a CLIP by the recipe; the same recipe and seed give the same weights."""
+class Embed(nn.Module):
+    """The two towers and the temperature as one forward pass: (images, input_ids, mask) ->
+    (I_f W_i, T_f W_t, exp(t)), what open_clip's CLIP.forward returns. The loss needs the
+    embeddings, not the logits, and DDP syncs the gradients of what went through its
+    forward."""
+
+    def __init__(self, model: CLIP):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images, input_ids, attention_mask):
+        m = self.model
+        return m.encode_image(images), m.encode_text(input_ids, attention_mask), m.logit_scale.exp()
+
+
+def training_batch(
+    recipe: CLIPRecipe,
+    tokenizer: Tokenizer,
+    data: torch.Generator,
+    held_out: frozenset,
+    rows: slice = slice(None),
+) -> tuple[list[str], torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The next global batch of recipe.batch_size pairs from the generator `data`, and of it
+    the rows of this rank: (captions, images (b, 3, S, S), input_ids (b, T), mask (b, T)).
+    Every rank draws the whole batch, so that the generator moves alike on every rank and the
+    shards together are the one-process batch."""
+    batch = world.sample_scenes(
+        recipe.batch_size, recipe.n_objects, seed=data, held_out=held_out or None
+    )
+    texts = training_captions(batch, recipe, data)[rows]
+    images = world.render(batch)[rows]  # (B, 3, S, S) -> (b, 3, S, S)
+    input_ids, mask = tokenizer.batch_encode(texts, recipe.context_length)
+    return texts, images, input_ids, mask
+
+
+def train_clip(
+    recipe: CLIPRecipe | None = None,
+    progress: bool = True,
+    ranks: distributed.World | None = None,
+) -> TrainedCLIP:
+    """Train a CLIP by the recipe; the same recipe and seed give the same weights.
+
+    In a run of N processes (ranks: distributed.setup()'s World), recipe.batch_size is the
+    global batch: each rank trains on its B / N pairs, the loss gathers every rank's
+    embeddings (clip_loss(gather=True)) and DDP averages the gradients, so that the weights
+    are the one-process weights, to float rounding.
+    """
     recipe = CLIPRecipe.chapter() if recipe is None else recipe
+    ranks = distributed.World() if ranks is None else ranks
+    rows = distributed.shard(recipe.batch_size, ranks)
     torch.manual_seed(recipe.seed)
     tokenizer = Tokenizer()
-    model = build(recipe, tokenizer)
+    model = build(recipe, tokenizer).to(ranks.device)
+    net = distributed.wrap(Embed(model), ranks)
     data = torch.Generator().manual_seed(recipe.seed + 1)
     held_out = held_out_pairs(recipe)
 
     def loss_fn(step: int) -> torch.Tensor:
-        batch = world.sample_scenes(
-            recipe.batch_size, recipe.n_objects, seed=data, held_out=held_out or None
-        )
-        images = world.render(batch)
-        input_ids, mask = tokenizer.batch_encode(
-            training_captions(batch, recipe, data), recipe.context_length
-        )
-        return clip_loss(
-            model.encode_image(images), model.encode_text(input_ids, mask), model.logit_scale.exp()
-        )
+        _, images, input_ids, mask = training_batch(recipe, tokenizer, data, held_out, rows)
+        device = ranks.device
+        I_f, T_f, scale = net(images.to(device), input_ids.to(device), mask.to(device))
+        return clip_loss(I_f, T_f, scale, gather=True)
 
     model.train()
     history = fit(
@@ -129,7 +178,7 @@ def train_clip(recipe: CLIPRecipe | None = None, progress: bool = True) -> Train
         desc="training CLIP",
         progress=progress,
     )
-    return TrainedCLIP(model.eval(), tokenizer, recipe, history)
+    return TrainedCLIP(model.eval().cpu(), tokenizer, recipe, history)
 
 
 @torch.no_grad()
@@ -319,15 +368,26 @@ def load_book_clip() -> TrainedCLIP:
 
 
 def main(argv=None) -> None:
+    """The command line: one process, or N under torchrun, with the same arguments;
+    --batch-size is the global batch."""
+    book = CLIPRecipe.book()
     parser = argparse.ArgumentParser(description="Train the book's CLIP (CLIPRecipe.book()).")
-    parser.add_argument("--steps", type=int, default=CLIPRecipe.book().steps)
+    parser.add_argument("--steps", type=int, default=book.steps)
+    parser.add_argument("--batch-size", type=int, default=book.batch_size, help="global batch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(WEIGHTS))
     args = parser.parse_args(argv)
-    recipe = dataclasses.replace(CLIPRecipe.book(), steps=args.steps, seed=args.seed)
-    trained = train_clip(recipe)
-    save(trained, args.out)
-    print(f"saved {args.out}")
+    recipe = dataclasses.replace(book, steps=args.steps, batch_size=args.batch_size, seed=args.seed)
+    # a batch that does not split fails here, on every rank, before the processes connect
+    distributed.shard(recipe.batch_size, distributed.World(size=distributed.launched_size()))
+    ranks = distributed.setup()
+    try:
+        trained = train_clip(recipe, ranks=ranks)
+        if ranks.is_main:
+            save(trained, args.out)
+            print(f"saved {args.out}")
+    finally:
+        distributed.teardown()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ weights of `LLaVARecipe.book()` for the challenges chapter:
 
     python -m minivlm.recipes.llava              # the book's model, scene_llava.pt
     python -m minivlm.recipes.llava --variant linear    # and the chapter's comparisons
+    torchrun --standalone --nproc_per_node=N -m minivlm.recipes.llava   # on N processes
 
 The chapter's comparisons (other projectors, the blind baseline) are the chapter's recipe
 with one field changed; their weights ship too, so that the chapter can measure them
@@ -25,9 +26,11 @@ from pathlib import Path
 
 import torch
 
+from .. import distributed
 from ..data import scenes as world
 from ..data.text import DESCRIBE_PROMPT, QA_KINDS, captions, make_qa
 from ..data.tokenizer import Tokenizer
+from ..llama import IGNORE_INDEX
 from ..llava import LLaVA, LLaVAConfig, freeze, make_batch
 from ..train import History, fit
 from .clip import TrainedCLIP, load_book_clip
@@ -149,16 +152,28 @@ def train_llava(
     clip: TrainedCLIP | None = None,
     progress: bool = True,
     test: world.SceneSplit | None = None,
+    ranks: distributed.World | None = None,
 ) -> TrainedLLaVA:
     """Both stages of the recipe; the same recipe and seed give the same weights. With a
-    test split, the answers are scored after each stage (TrainedLLaVA.scores)."""
+    test split, the answers are scored after each stage (TrainedLLaVA.scores).
+
+    In a run of N processes (ranks: distributed.setup()'s World), recipe.batch_size is the
+    global batch: every rank draws the same rows and trains on its B / N of them, and DDP
+    averages the gradients. The loss is a mean over answer tokens, whose number differs
+    from shard to shard, so each rank divides its sum by the global count over N, not by
+    its own count: the average over the ranks is then the one-process loss, and so is the
+    gradient.
+    """
     recipe = LLaVARecipe.chapter() if recipe is None else recipe
+    ranks = distributed.World() if ranks is None else ranks
+    shard = distributed.shard(recipe.batch_size, ranks)
     clip = load_book_clip() if clip is None else clip
     tokenizer = clip.tokenizer
-    model = build(recipe, clip)
+    model = build(recipe, clip).to(ranks.device)
     split = world.make_split(**training_world(recipe))
-    # (n_scenes, N, D_v), once: the tower is frozen
-    Z_v = vision_features(model, split.images, recipe.blind)
+    # (n_scenes, N, D_v), once: the tower is frozen. Every rank computes them all: its rows
+    # are drawn from every scene
+    Z_v = vision_features(model, split.images.to(ranks.device), recipe.blind)
     data = torch.Generator().manual_seed(recipe.seed + 3)
     trained = TrainedLLaVA(model, tokenizer, recipe)
     for stage, examples, steps in (
@@ -172,21 +187,29 @@ def train_llava(
             tokenizer, prompts, answers, model.n_image_tokens, recipe.image_first
         )
         index, lengths = torch.tensor(index), mask.sum(dim=1)
+        counted = labels[:, 1:] != IGNORE_INDEX  # the tokens the loss averages, (n, T - 1)
+        trainable = model.set_stage(stage)
+        net = distributed.wrap(model, ranks)  # after set_stage: DDP syncs what trains
 
         def loss_fn(step: int) -> torch.Tensor:
             rows = torch.randint(len(index), (recipe.batch_size,), generator=data)
             # right padding needs no attention mask: causal attention never looks ahead; the
-            # columns that are padding in every row of the batch are dropped
+            # columns that are padding in every row of the global batch are dropped
             T = int(lengths[rows].max())
-            return model(
-                input_ids=input_ids[rows, :T],
-                labels=labels[rows, :T],
-                vision_features=Z_v[index[rows]],
+            mine = rows[shard]
+            loss = net(
+                input_ids=input_ids[mine, :T].to(ranks.device),
+                labels=labels[mine, :T].to(ranks.device),
+                vision_features=Z_v[index[mine]],
             )[1]
+            if ranks.size > 1:  # this shard's token sum over the global count / N
+                share = counted[mine, : T - 1].sum() / counted[rows, : T - 1].sum()
+                loss = loss * (ranks.size * share)
+            return loss
 
         model.train()
         trained.history[f"stage {stage}"] = fit(
-            model.set_stage(stage),
+            trainable,
             loss_fn,
             steps,
             recipe.lr,
@@ -200,6 +223,7 @@ def train_llava(
             trained.scores[f"stage {stage}"], trained.replies[f"stage {stage}"] = scores, replies
             if stage == 1:
                 trained.caption_loss, trained.caption_loss_each = caption_losses(trained, test)
+    model.cpu()
     return trained
 
 
@@ -405,14 +429,34 @@ def load_variant(name: str = "book", clip: TrainedCLIP | None = None) -> Trained
 
 
 def main(argv=None) -> None:
+    """The command line: one process, or N under torchrun, with the same arguments;
+    --batch-size is the global batch. The step and batch options change the variant's
+    recipe, for short runs; the shipped weights come from the recipes as they are."""
     parser = argparse.ArgumentParser(description="Train one of the book's LLaVA models.")
     parser.add_argument("--variant", default="book", choices=sorted(variants()))
+    parser.add_argument("--stage1-steps", type=int, default=None)
+    parser.add_argument("--stage2-steps", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=None, help="global batch")
+    parser.add_argument("--n-scenes", type=int, default=None, help="training scenes")
     parser.add_argument("--out", default=None, help="default: the package's weights file")
     args = parser.parse_args(argv)
     recipe, path = variants()[args.variant]
-    trained = train_llava(recipe)
-    save(trained, args.out or path)
-    print(f"saved {args.out or path}")
+    changes = {
+        field: getattr(args, field)
+        for field in ("stage1_steps", "stage2_steps", "batch_size", "n_scenes")
+        if getattr(args, field) is not None
+    }
+    recipe = dataclasses.replace(recipe, **changes)
+    # a batch that does not split fails here, on every rank, before the processes connect
+    distributed.shard(recipe.batch_size, distributed.World(size=distributed.launched_size()))
+    ranks = distributed.setup()
+    try:
+        trained = train_llava(recipe, ranks=ranks)
+        if ranks.is_main:
+            save(trained, args.out or path)
+            print(f"saved {args.out or path}")
+    finally:
+        distributed.teardown()
 
 
 if __name__ == "__main__":
