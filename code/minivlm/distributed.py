@@ -1,21 +1,22 @@
 """Data parallelism on PyTorch's own engine: one global batch, split over N processes.
 
 Every process (a rank) holds the whole model and computes on its shard of each global batch;
-DistributedDataParallel (DDP) averages the gradients over the ranks during the backward pass,
-so every rank takes the same optimiser step (Li et al., 2020). A recipe run by
+DistributedDataParallel (DDP) averages the gradients over the ranks during the backward
+pass, so every rank takes the same optimiser step (Li et al., 2020). A recipe run by
 
     torchrun --standalone --nproc_per_node=N -m minivlm.recipes.clip --batch-size B
 
-gives each rank B / N of every batch of B. The processes talk through gloo on the CPU and
-NCCL on CUDA; `torchrun --standalone` and `spawn` keep them on this machine, on the loopback
-address. A plain `python -m ...` run is a world of one: no process group, no DDP, the same
-code path as before any of this existed.
+gives each rank B / N of every batch of B. The processes talk through NCCL when there are
+GPUs (one per rank) and through gloo on the CPU; `spawn`, which a notebook cell or a test
+uses, always takes gloo and the CPU. `torchrun --standalone` and `spawn` keep the processes
+on this machine, on the loopback address. A plain `python -m ...` run is a world of one: no
+process group, no DDP, the code of a single process.
 
 Two things the gradient average does not do by itself, and where the book does them:
 - a loss that is not a mean over independent examples, such as CLIP's, whose every row
   needs every column: `all_gather` below, used by `minivlm.clip.clip_loss(gather=True)`;
 - a mean over tokens, whose count differs between shards: the LLaVA recipe divides each
-  rank's sum by the global count instead of its own.
+  rank's sum by the global count over N instead of by its own count.
 """
 
 from __future__ import annotations
@@ -50,14 +51,14 @@ class World:
 
 def world() -> World:
     """The current world: the process group's rank and size once `setup` has run, else one
-    process on the CPU."""
+    process on the CPU. The device is the rank's GPU under NCCL, the CPU under gloo."""
     if not (dist.is_available() and dist.is_initialized()):
         return World()
-    return World(dist.get_rank(), dist.get_world_size(), _device())
+    return World(dist.get_rank(), dist.get_world_size(), _device(dist.get_backend()))
 
 
-def _device() -> torch.device:
-    if torch.cuda.is_available():
+def _device(backend: str) -> torch.device:
+    if backend == "nccl":
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return torch.device("cpu")
 
@@ -68,18 +69,21 @@ def launched_size() -> int:
     return int(os.environ.get("WORLD_SIZE", 1))
 
 
-def setup() -> World:
-    """Join the process group torchrun (or `spawn`) started: gloo on the CPU, NCCL when a
-    GPU is present, one GPU per rank. Without a launcher, a world of one, and no group."""
+def setup(backend: str | None = None) -> World:
+    """Join the process group torchrun (or `spawn`) started. backend None: NCCL when GPUs
+    are present, one per rank, else gloo on the CPU; "gloo": the CPU even where there are
+    GPUs. Without a launcher, a world of one on the CPU, and no group."""
+    if backend not in (None, "gloo", "nccl"):
+        raise ValueError(f"backend must be None, 'gloo' or 'nccl', got {backend!r}")
     if dist.is_available() and dist.is_initialized():
         return world()
     if launched_size() == 1:
         return World()
-    if torch.cuda.is_available():
-        torch.cuda.set_device(_device())
-        backend = "nccl"
+    if backend is None:
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(_device("nccl"))
     else:
-        backend = "gloo"
         # all the ranks on one machine: gloo talks over the loopback interface, not over the
         # one its host name resolves to (GLOO_SOCKET_IFNAME, set, wins)
         if os.environ.get("LOCAL_WORLD_SIZE") == os.environ.get("WORLD_SIZE"):
@@ -123,7 +127,8 @@ class _AllGather(torch.autograd.Function):
     concatenated in rank order. Backward: rank r's loss depends on every rank's rows, so the
     gradient of rank r's own rows is the sum over all ranks of their losses' gradients with
     respect to those rows: an all-reduce of the gathered gradient, then this rank's slice.
-    (A reduce-scatter would send N times less, but gloo has none.)"""
+    (Under NCCL a reduce-scatter would move about half the bytes; gloo's is an all-reduce
+    underneath, and the all-reduce works on both.)"""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
@@ -144,8 +149,8 @@ def all_gather(x: torch.Tensor) -> torch.Tensor:
     gradients: the backward pass gives each rank the gradient, summed over all the ranks'
     losses, of the rows it contributed. What open_clip's gather_features does with
     gather_with_grad=True through torch.distributed.nn.functional.all_gather, which PyTorch
-    2.13 deprecates for a private module; these fifteen lines need neither, and the tests
-    check them against it."""
+    2.13 deprecates for a private module; _AllGather needs neither, and the tests check it
+    against PyTorch's."""
     return _AllGather.apply(x)
 
 
@@ -174,10 +179,11 @@ def wrap(model: torch.nn.Module, world: World) -> torch.nn.Module:
     """The model as DDP sees it in a world of several, the model itself in a world of one.
 
     DDP broadcasts rank 0's weights at construction and, in every backward pass, averages
-    the gradients of the parameters that require them, in buckets that overlap with the rest
-    of the backward pass. It syncs only what went through its forward: wrap the module whose
-    forward computes everything the loss needs, and wrap again after changing which
-    parameters train.
+    the gradients of the parameters that required them at construction, in buckets that
+    overlap with the rest of the backward pass. Its hooks are armed by its forward: the loss
+    must be computed from what the wrapped module's forward returns, every one of those
+    parameters must get a gradient in every step, and a model whose trainable parameters
+    change must be wrapped again.
     """
     if world.size == 1:
         return model
@@ -189,7 +195,8 @@ def wrap(model: torch.nn.Module, world: World) -> torch.nn.Module:
 
 def spawn(fn: Callable, nprocs: int, *args, timeout: float = 300.0) -> list:
     """Run fn(world, *args) in nprocs new processes on this machine, joined by gloo over the
-    loopback address, and return their results in rank order.
+    loopback address, on the CPU even where there are GPUs, and return their results in
+    rank order.
 
     What torchrun does for a command, for a function: it lets a test or a notebook cell start
     a distributed run and look at what each rank computed. fn must be importable (a function
@@ -240,7 +247,7 @@ def _run_rank(fn, rank, nprocs, port, results, args) -> None:
     # the ranks share this machine's cores: each takes its share, as torchrun's ranks do
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // nprocs))
     try:
-        out = fn(setup(), *args)
+        out = fn(setup("gloo"), *args)
         # plain pickle: the tensors travel by value, not as shared memory that dies with us
         results.put((rank, pickle.dumps(out)))
     except BaseException:

@@ -105,9 +105,9 @@ def training_captions(
 
 class Embed(nn.Module):
     """The two towers and the temperature as one forward pass: (images, input_ids, mask) ->
-    (I_f W_i, T_f W_t, exp(t)), what open_clip's CLIP.forward returns. The loss needs the
-    embeddings, not the logits, and DDP syncs the gradients of what went through its
-    forward."""
+    (I_f W_i, T_f W_t, exp(t)), what open_clip's CLIP.forward returns before it normalises
+    the features. The loss needs the embeddings, not CLIP.forward's logits, and DDP arms its
+    gradient hooks in the forward of the module it wraps: this one."""
 
     def __init__(self, model: CLIP):
         super().__init__()

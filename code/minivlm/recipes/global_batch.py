@@ -1,11 +1,11 @@
 """CLIP's loss on one global batch split over several processes, against one process.
 
-The CLIP chapter's "One batch over many GPUs" and the distributed tests run `spawn_check`:
-N processes, joined by gloo, each hold the same CLIP and their shard of the same global
-batch, and compute one backward pass through DistributedDataParallel, with the loss in four
-ways (LOSSES). One process computes the loss of the whole batch. `no_gather_sweep` measures,
-in one process, what N devices without the gather compute: the mean of N losses, each over
-B / N pairs.
+The CLIP chapter's "One batch over many GPUs" and the distributed tests run `spawn_check`: N
+processes, joined by gloo, each hold the same CLIP and their shard of the same global batch,
+and for each of the four ways of computing the loss in LOSSES, one forward and one backward
+pass through DistributedDataParallel. One process computes the loss of the whole batch.
+`no_gather_sweep` measures, in one process, what N devices without the gather compute: the
+mean of N losses, each over B / N pairs.
 """
 
 from __future__ import annotations

@@ -147,6 +147,58 @@ def stage2_examples(split, recipe: LLaVARecipe) -> tuple[list[int], list[str], l
     return index + chosen, prompts + [DESCRIBE_PROMPT] * len(chosen), answers + describe
 
 
+@dataclass
+class StageData:
+    """A stage's examples as tensors, all of them on every rank: the token ids and labels
+    (n, T), each example's length, which label positions the loss counts (n, T - 1), and the
+    scene each example shows (n,)."""
+
+    input_ids: torch.Tensor
+    labels: torch.Tensor
+    lengths: torch.Tensor
+    counted: torch.Tensor
+    index: torch.Tensor
+
+
+def stage_data(tokenizer: Tokenizer, examples, model: LLaVA, recipe: LLaVARecipe) -> StageData:
+    """(scene index, prompt, answer) lists, tokenised as LLaVA's training sequences."""
+    index, prompts, answers = examples
+    input_ids, labels, mask = make_batch(
+        tokenizer, prompts, answers, model.n_image_tokens, recipe.image_first
+    )
+    counted = labels[:, 1:] != IGNORE_INDEX  # the tokens the loss averages, (n, T - 1)
+    return StageData(input_ids, labels, mask.sum(dim=1), counted, torch.tensor(index))
+
+
+def rows_loss(
+    net: torch.nn.Module,
+    data: StageData,
+    Z_v: torch.Tensor,
+    rows: torch.Tensor,
+    ranks: distributed.World,
+) -> torch.Tensor:
+    """The loss of the global batch `rows` (B example indices) on this rank's B / N of them.
+
+    One process: the mean cross-entropy over the batch's answer tokens. N processes: this
+    shard's sum over the global count / N, so that the mean over the ranks, and DDP's
+    average of their gradients, are the one-process loss and gradient. net is the LLaVA,
+    or its DDP wrapper.
+    """
+    # right padding needs no attention mask: causal attention never looks ahead; the
+    # columns that are padding in every row of the global batch are dropped
+    T = int(data.lengths[rows].max())
+    mine = rows[distributed.shard(len(rows), ranks)]
+    loss = net(
+        input_ids=data.input_ids[mine, :T].to(ranks.device),
+        labels=data.labels[mine, :T].to(ranks.device),
+        vision_features=Z_v[data.index[mine]],
+    )[1]
+    if ranks.size > 1:  # this shard's mean, times its share of the tokens, times N
+        share = data.counted[mine, : T - 1].sum() / data.counted[rows, : T - 1].sum()
+        loss = loss * (ranks.size * share)
+    return loss
+
+
 def train_llava(
     recipe: LLaVARecipe | None = None,
     clip: TrainedCLIP | None = None,
@@ -166,7 +218,7 @@ def train_llava(
     """
     recipe = LLaVARecipe.chapter() if recipe is None else recipe
     ranks = distributed.World() if ranks is None else ranks
-    shard = distributed.shard(recipe.batch_size, ranks)
+    distributed.shard(recipe.batch_size, ranks)  # a batch that does not split fails here
     clip = load_book_clip() if clip is None else clip
     tokenizer = clip.tokenizer
     model = build(recipe, clip).to(ranks.device)
@@ -174,7 +226,7 @@ def train_llava(
     # (n_scenes, N, D_v), once: the tower is frozen. Every rank computes them all: its rows
     # are drawn from every scene
     Z_v = vision_features(model, split.images.to(ranks.device), recipe.blind)
-    data = torch.Generator().manual_seed(recipe.seed + 3)
+    stream = torch.Generator().manual_seed(recipe.seed + 3)
     trained = TrainedLLaVA(model, tokenizer, recipe)
     for stage, examples, steps in (
         (1, stage1_examples(split), recipe.stage1_steps),
@@ -182,30 +234,13 @@ def train_llava(
     ):
         if steps == 0:
             continue  # stage 1 skipped: the projector keeps its random initial weights
-        index, prompts, answers = examples
-        input_ids, labels, mask = make_batch(
-            tokenizer, prompts, answers, model.n_image_tokens, recipe.image_first
-        )
-        index, lengths = torch.tensor(index), mask.sum(dim=1)
-        counted = labels[:, 1:] != IGNORE_INDEX  # the tokens the loss averages, (n, T - 1)
+        data = stage_data(tokenizer, examples, model, recipe)
         trainable = model.set_stage(stage)
         net = distributed.wrap(model, ranks)  # after set_stage: DDP syncs what trains
 
         def loss_fn(step: int) -> torch.Tensor:
-            rows = torch.randint(len(index), (recipe.batch_size,), generator=data)
-            # right padding needs no attention mask: causal attention never looks ahead; the
-            # columns that are padding in every row of the global batch are dropped
-            T = int(lengths[rows].max())
-            mine = rows[shard]
-            loss = net(
-                input_ids=input_ids[mine, :T].to(ranks.device),
-                labels=labels[mine, :T].to(ranks.device),
-                vision_features=Z_v[index[mine]],
-            )[1]
-            if ranks.size > 1:  # this shard's token sum over the global count / N
-                share = counted[mine, : T - 1].sum() / counted[rows, : T - 1].sum()
-                loss = loss * (ranks.size * share)
-            return loss
+            rows = torch.randint(len(data.index), (recipe.batch_size,), generator=stream)
+            return rows_loss(net, data, Z_v, rows, ranks)
 
         model.train()
         trained.history[f"stage {stage}"] = fit(
