@@ -26,7 +26,8 @@ import os
 import pickle
 import socket
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -98,6 +99,19 @@ def teardown() -> None:
     """Leave the process group, if there is one."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextmanager
+def launched(global_batch: int) -> Iterator[World]:
+    """This process's World in the run the launcher started (one process without one), for
+    a global batch of this size: a batch that does not split over the processes fails here,
+    on every rank, before they connect; the process group is left at the end."""
+    shard(global_batch, World(size=launched_size()))
+    ranks = setup()
+    try:
+        yield ranks
+    finally:
+        teardown()
 
 
 def shard(global_batch: int, world: World) -> slice:

@@ -378,16 +378,11 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default=str(WEIGHTS))
     args = parser.parse_args(argv)
     recipe = dataclasses.replace(book, steps=args.steps, batch_size=args.batch_size, seed=args.seed)
-    # a batch that does not split fails here, on every rank, before the processes connect
-    distributed.shard(recipe.batch_size, distributed.World(size=distributed.launched_size()))
-    ranks = distributed.setup()
-    try:
+    with distributed.launched(recipe.batch_size) as ranks:
         trained = train_clip(recipe, ranks=ranks)
         if ranks.is_main:
             save(trained, args.out)
             print(f"saved {args.out}")
-    finally:
-        distributed.teardown()
 
 
 if __name__ == "__main__":

@@ -482,16 +482,11 @@ def main(argv=None) -> None:
         if getattr(args, field) is not None
     }
     recipe = dataclasses.replace(recipe, **changes)
-    # a batch that does not split fails here, on every rank, before the processes connect
-    distributed.shard(recipe.batch_size, distributed.World(size=distributed.launched_size()))
-    ranks = distributed.setup()
-    try:
+    with distributed.launched(recipe.batch_size) as ranks:
         trained = train_llava(recipe, ranks=ranks)
         if ranks.is_main:
             save(trained, args.out or path)
             print(f"saved {args.out or path}")
-    finally:
-        distributed.teardown()
 
 
 if __name__ == "__main__":
