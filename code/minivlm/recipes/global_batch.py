@@ -97,7 +97,7 @@ def spawn_check(
 
 
 def no_gather_sweep(
-    recipe: CLIPRecipe, state: dict, n_devices=(1, 2, 4, 8, 16), seed: int = 0
+    recipe: CLIPRecipe, state: dict | None = None, n_devices=(1, 2, 4, 8, 16), seed: int = 0
 ) -> dict[int, tuple[float, torch.Tensor]]:
     """What N devices without the gather compute, in one process: the mean of the N losses
     over B / N pairs each, and its gradient, which is what DDP averages. N -> (loss,
