@@ -13,18 +13,13 @@ does both.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
 import re
-import shutil
-import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 import yaml
-from playwright import sync_api as playwright  # requirements.txt; a missing install must fail
+from a11y import axe_violations, poor_alt_text, report
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
@@ -32,14 +27,6 @@ HTML = BUILD / "html"
 STUDENTS = BUILD / "students" / "_build" / "html"
 SHOTS = BUILD / "screenshots"
 REPO = "vlm-foundations/vlm-foundations-book"
-
-
-def chromium_path() -> str:
-    for name in (os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser"):
-        path = name and shutil.which(name)
-        if path:
-            return path
-    pytest.fail("Chromium is missing: `make test` installs Debian's chromium, or set CHROMIUM")
 
 
 def site_pages(root: Path) -> list[str]:
@@ -66,41 +53,6 @@ def chapters() -> list[str]:
         for c in part["chapters"]
         if c["file"].startswith("chapters/")
     ]
-
-
-@pytest.fixture(scope="module")
-def server():
-    """A local web server for _build, on a free port, for the whole module."""
-    handler = functools.partial(_QuietHandler, directory=str(BUILD))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # pytest shows stderr of failures; keep it for those
-        pass
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        # no proxy, no background traffic: anything not served by the local server fails
-        browser = p.chromium.launch(
-            executable_path=chromium_path(),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 class Visit:
@@ -161,7 +113,18 @@ def check_page(browser, base: str, root: Path, rel: str) -> tuple[Visit, str]:
     assert not visit.errors, f"{rel}: console errors {visit.errors}"
     assert not visit.outside, f"{rel}: requests that leave the machine {visit.outside}"
     assert not visit.failed, f"{rel}: failed requests {visit.failed}"
+    check_accessible(page, rel)
     return visit, text
+
+
+def check_accessible(page, rel: str) -> None:
+    """WCAG 2.1 AA as axe-core measures it, in light and in dark mode, and alt text that
+    says what each image shows (tests/a11y.py). The page is left in light mode."""
+    poor = poor_alt_text(page)
+    assert not poor, f"{rel}: images without meaningful alt text:\n" + "\n".join(poor)
+    for mode in ("dark", "light"):
+        violations = axe_violations(page, mode)
+        assert not violations, f"{rel} in {mode} mode:\n{report(violations)}"
 
 
 @pytest.mark.parametrize("rel", site_pages(HTML) if HTML.exists() else ["index.html"])
