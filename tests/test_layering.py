@@ -19,7 +19,7 @@ LAYERS = {
     3: ["data", "conversation"],
     4: ["train", "metrics", "cost"],
     5: ["recipes", "exercises"],
-    6: ["hub", "testing", "viz", "diagrams"],
+    6: ["hub", "testing", "style", "viz", "diagrams"],
 }
 LAYER = {name: n for n, names in LAYERS.items() for name in names}
 

@@ -29,7 +29,12 @@ COLOURS = {
 }
 
 
-def _box(ax, x, y, w, h, colour, text="", fontsize=8, hatch=None):
+# the size of every text: legible (minivlm.style's 9 pixels) in a figure of up to 10 inches,
+# which the page shrinks to its column
+TEXT = 9.5
+
+
+def _box(ax, x, y, w, h, colour, text="", fontsize=TEXT, hatch=None):
     ax.add_patch(
         Rectangle((x, y), w, h, facecolor=colour, edgecolor="black", lw=0.6, hatch=hatch, zorder=2)
     )
@@ -105,21 +110,21 @@ def sequence(
             label = str(ignore_index)
         else:
             label = vocab[labels[n]] if vocab is not None else str(labels[n])
-        _box(ax, x, 1.0, 0.95, 0.9, COLOURS[kinds[n]], tokens[n], fontsize=7)
+        _box(ax, x, 1.0, 0.95, 0.9, COLOURS[kinds[n]], tokens[n])
         ax.text(
             x + 0.475,
             0.55,
             label,
             ha="center",
             va="center",
-            fontsize=6,
+            fontsize=TEXT,
             color="black" if labels[n] != ignore_index else "#555555",
         )
         x += 1.0
-    ax.text(-0.2, 1.45, "input", ha="right", va="center", fontsize=8)
-    ax.text(-0.2, 0.55, "label", ha="right", va="center", fontsize=8)
+    ax.text(-0.2, 1.45, "input", ha="right", va="center", fontsize=TEXT)
+    ax.text(-0.2, 0.55, "label", ha="right", va="center", fontsize=TEXT)
     _bare(ax, x, 2.2)
-    ax.set_xlim(-2.2, x)
+    ax.set_xlim(-1.6, x)
     counts = {kind: kinds.count(kind) for kind in ("special", "text", "image", "answer")}
     handles = [
         Rectangle((0, 0), 1, 1, facecolor=COLOURS[k], edgecolor="black", lw=0.6) for k in counts
@@ -136,7 +141,7 @@ def sequence(
         loc="upper center",
         bbox_to_anchor=(0.5, 0.0),
         ncol=4,
-        fontsize=7,
+        fontsize=TEXT,
         frameon=False,
     )
     return counts
@@ -180,7 +185,7 @@ def stages(axes, model, parts=("vision_tower", "projector", "language_model")) -
                         (3.2 * k - 0.8, 0.7), (3.2 * k, 0.7), arrowstyle="->", mutation_scale=10
                     )
                 )
-        ax.set_title(f"stage {stage}", fontsize=9)
+        ax.set_title(f"stage {stage}", fontsize=TEXT)
         _bare(ax, 3.2 * len(parts) - 0.8, 1.4)
     return out
 
@@ -238,6 +243,6 @@ def projector_paths(axes, n_patches: int, merge: int, n_queries: int) -> dict[st
                     alpha=0.5,
                     zorder=1,
                 )
-        ax.set_title(f"{name}: {n_patches} patches → {n_tokens} tokens", fontsize=9)
+        ax.set_title(f"{name}: {n_patches} patches → {n_tokens} tokens", fontsize=TEXT)
         _bare(ax, x_tok + 1, side)
     return tokens

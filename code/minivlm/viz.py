@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import inspect
 
-import matplotlib.pyplot as plt
+from . import style
 
 
 def setup() -> None:
-    """One look for every figure of the book."""
-    plt.rcParams.update(
-        {
-            "figure.dpi": 110,
-            "savefig.dpi": 110,
-            "figure.figsize": (6.4, 3.6),
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.grid": True,
-            "grid.alpha": 0.3,
-            "image.cmap": "viridis",
-            "font.size": 10,
-        }
-    )
+    """One look for every figure of the book (minivlm.style); in a notebook, each figure a
+    cell shows also carries its measurement (text size at the page's width, colour maps,
+    colour bars, lines told apart without colour) in its output's metadata."""
+    style.apply()
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: nothing to record into
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "display_formatter"):
+        style.record_in_outputs(shell)
 
 
 def show_source(obj):
