@@ -15,17 +15,18 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from .llama import IGNORE_INDEX
 from .projectors import merge_blocks
+from .style import OKABE_ITO
 
-# one colour per kind of box, chosen from the colour-blind-safe Okabe-Ito palette
+# one colour per kind of box, from the book's colour-blind-safe palette (minivlm.style)
 COLOURS = {
-    "text": "#E69F00",  # orange: prompt tokens
-    "image": "#56B4E9",  # sky blue: image tokens
-    "answer": "#009E73",  # green: tokens the loss scores
+    "text": OKABE_ITO["orange"],  # prompt tokens
+    "image": OKABE_ITO["sky"],  # image tokens
+    "answer": OKABE_ITO["green"],  # tokens the loss scores
     "special": "#BBBBBB",  # grey: <bos>, <eos>, padding
-    "trained": "#D55E00",  # vermilion
+    "trained": OKABE_ITO["vermilion"],
     "frozen": "#999999",
-    "patch": "#56B4E9",
-    "token": "#CC79A7",  # reddish purple: what the language model receives
+    "patch": OKABE_ITO["sky"],
+    "token": OKABE_ITO["purple"],  # what the language model receives
 }
 
 
