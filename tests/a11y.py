@@ -2,7 +2,8 @@
 
 - `axe_violations`: axe-core (the copy that the PyPI package axe-playwright-python ships,
   pinned in requirements.txt; nothing is downloaded) with the WCAG 2.0 and 2.1 A and AA
-  rules, in the page's light or dark mode.
+  rules (and label in name, which axe counts as experimental), in the page's light or dark
+  mode.
 - `poor_alt_text`: images whose alternative text says nothing of what they show (axe accepts
   any alt, a file name included).
 - `equation_speech`: what the browser's accessibility tree, which screen readers read, holds
@@ -20,10 +21,13 @@ from axe_playwright_python.base import AXE_SCRIPT
 
 # axe-core's tags for the success criteria of WCAG 2.0 and 2.1, levels A and AA
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# WCAG 2.1's 2.5.3 (label in name, level A), which axe keeps among its experimental rules
+# and so leaves out of the tags' run
+EXPERIMENTAL_RULES = ["label-content-name-mismatch"]
 # the rules among them whose verdict depends on colour: all that can change with the mode
 COLOUR_RULES = ["color-contrast", "link-in-text-block"]
 
-AXE_RUN = """async ({tags, colourRules, structure}) => {
+AXE_RUN = """async ({tags, experimental, colourRules, structure}) => {
   // Pygments wraps every token of a code cell in a <span>: 15,000 on the longest chapter,
   // where axe's contrast rule then takes 25 s. A token's contrast depends only on its colour,
   // its font and the backgrounds behind it; of the tokens alike in all of these, one stays a
@@ -64,7 +68,8 @@ AXE_RUN = """async ({tags, colourRules, structure}) => {
   for (const [pre] of saved) pre.normalize();  // one text node for each run of bare text
   try {
     const only = structure ? {type: 'tag', values: tags} : {type: 'rule', values: colourRules};
-    const result = await axe.run(document, {runOnly: only, resultTypes: ['violations']});
+    const rules = structure ? Object.fromEntries(experimental.map(r => [r, {enabled: true}])) : {};
+    const result = await axe.run(document, {runOnly: only, rules, resultTypes: ['violations']});
     return result.violations.map(v => ({
       id: v.id, impact: v.impact, help: v.help,
       nodes: v.nodes.map(n => ({
@@ -100,7 +105,13 @@ def axe_violations(page, mode: str) -> list[dict]:
     if not page.evaluate("() => !!window.axe"):
         page.evaluate(AXE_SCRIPT)
     return page.evaluate(
-        AXE_RUN, {"tags": AXE_TAGS, "colourRules": COLOUR_RULES, "structure": mode == "light"}
+        AXE_RUN,
+        {
+            "tags": AXE_TAGS,
+            "experimental": EXPERIMENTAL_RULES,
+            "colourRules": COLOUR_RULES,
+            "structure": mode == "light",
+        },
     )
 
 
@@ -121,7 +132,17 @@ IMAGES = """() => [...document.images].map(img => ({
   figure: !!img.closest('div.cell_output, figure')}))"""
 # what a reader learns nothing from: a file's path or name, or a word for "a picture"
 PATH = re.compile(r"^\S*[\\/]\S*$|\w\.(png|jpe?g|gif|svg|webp)\b|_images/", re.IGNORECASE)
-GENERIC = {"figure", "image", "img", "picture", "plot", "graph", "chart", "output", "png"}
+GENERIC = {
+    "figure",
+    "image",
+    "img",
+    "picture",
+    "plot",
+    "graph",
+    "chart",
+    "output",
+    "png",
+}
 FIGURE_WORDS = 6  # a figure's alt says what it plots and what it shows: one sentence at least
 
 

@@ -7,8 +7,9 @@ and checks every image's alt text (tests/a11y.py). Here:
 - the Tab key reaches every control of a chapter, each with a visible focus ring, and the
   Enter key works the theme switch, the search, the launch buttons and the solutions;
 - every check, on a built page changed to break it, reports the break: an image without alt
-  text, text below contrast, the bibliography's deprecated role, an equation without its
-  MathML, a control that Tab cannot reach, a focus ring taken away.
+  text, text below contrast, a control named otherwise than it reads, the bibliography's
+  deprecated role, an equation without its MathML, a control that Tab cannot reach, a focus
+  ring taken away.
 
 `make book` must run first; `make test` does.
 """
@@ -123,11 +124,14 @@ def test_tab_reaches_every_control_of_a_chapter_with_a_visible_focus_ring(chapte
 def test_the_theme_switch_works_by_keyboard(chapter):
     page = chapter.page
     tab_to(page, "button.theme-switch-button")
-    themes = []
+    themes, names = [], set()
     for _ in range(3):  # light, dark, and the system's
         page.keyboard.press("Enter")
         themes.append(page.evaluate("() => document.documentElement.dataset.theme"))
+        names.add(page.locator("button.theme-switch-button").first.get_attribute("aria-label"))
     assert {"light", "dark"} <= set(themes), themes
+    # its name says the mode it is in, as its icon shows
+    assert names == {"Color mode: Light", "Color mode: Dark", "Color mode: System Settings"}, names
 
 
 def test_the_search_works_by_keyboard(chapter):
@@ -229,6 +233,17 @@ def test_axe_fails_on_text_below_contrast_in_either_mode(chapter):
     assert contrast and any(
         "span.n" in n["target"] or 'class="n"' in n["html"] for n in contrast[0]["nodes"]
     ), contrast
+
+
+def test_axe_fails_on_a_control_named_otherwise_than_it_reads(chapter):
+    page = chapter.page
+    assert axe_violations(page, "light") == []
+    # the theme's own name for the search button, which reads "Search Ctrl+K"
+    page.evaluate(
+        "() => document.querySelectorAll('button.search-button-field').forEach(b => b.setAttribute('aria-label', 'Search'))"
+    )
+    ids = {v["id"] for v in axe_violations(page, "light")}
+    assert "label-content-name-mismatch" in ids, ids
 
 
 def test_axe_fails_on_the_bibliographys_deprecated_role(browser, server):
