@@ -82,7 +82,7 @@ def test_the_labels_of_a_hidden_axis_do_not_count():
 
 
 def test_a_heat_map_needs_a_uniform_map_and_a_colour_bar():
-    fig, axes = plt.subplots(1, 4, figsize=(6, 2))
+    fig, axes = plt.subplots(1, 4, figsize=(8, 2), layout="constrained")
     data = np.arange(16.0).reshape(4, 4)
     good = axes[0].imshow(data)
     fig.colorbar(good, ax=axes[0])
@@ -110,6 +110,30 @@ def test_one_colour_bar_serves_maps_on_the_same_scale():
     assert [h["colour_bar"] for h in drawn(fig)["heat_maps"]] == [True, True, True, False]
 
 
+def test_text_run_into_other_text_or_another_panels_picture_is_caught():
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.loglog([256, 4096], [1, 10], "o")  # log ticks' own labels at 300 and 400 collide
+    assert ["$\\mathdefault{3\\times10^{2}}$", "$\\mathdefault{4\\times10^{2}}$"] in drawn(fig)[
+        "overlapping_texts"
+    ]
+    ax.set_xticks([256, 1024, 4096], ["256", "1024", "4096"], minor=False)
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    assert drawn(fig)["overlapping_texts"] == []
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(2, 3))
+    for ax in (top, bottom):
+        ax.imshow(np.zeros((8, 8)), cmap="gray")
+        ax.axis("off")
+    bottom.set_title("a title under the picture above", y=1.3)
+    assert drawn(fig)["overlapping_texts"] == [["a title under the picture above", "[image]"]]
+    assert style.problems(drawn(fig)) == [
+        "text 'a title under the picture above' runs into '[image]'"
+    ]
+    bottom.set_title("a title", y=1.0)
+    bottom.text(4, 4, "0.5", ha="center")  # a value on its own heat map is meant
+    assert drawn(fig)["overlapping_texts"] == []
+
+
 def test_a_notebook_records_each_figures_measurement_in_its_output():
     from IPython.core.interactiveshell import InteractiveShell
     from matplotlib.figure import Figure
@@ -125,6 +149,31 @@ def test_a_notebook_records_each_figures_measurement_in_its_output():
     assert data["image/png"] == b"\x89PNG"
     recorded = metadata["image/png"]["minivlm"]
     assert recorded == style.measure(fig) and recorded["smallest_text_px"] < style.MIN_TEXT_PX
+
+
+def test_a_figure_cropped_for_its_png_is_measured_uncropped():
+    import io
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from matplotlib.figure import Figure
+
+    def png_cropped(fig):  # what the inline backend does: the PNG cropped to its contents
+        out = io.BytesIO()
+        fig.canvas.print_figure(out, format="png", bbox_inches="tight")
+        return out.getvalue()
+
+    shell = InteractiveShell.instance()
+    shell.display_formatter.formatters["image/png"].for_type(Figure, png_cropped)
+    style.record_in_outputs(shell)
+    fig, (ax, other) = plt.subplots(1, 2, figsize=(10, 3.6))
+    image = ax.imshow(np.random.rand(41, 41))
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="÷ its maximum")
+    other.bar(range(10), range(10))
+    fig.tight_layout()
+    # the crop moves the label left by the width of the margin it cuts, over the image, in
+    # the figure's own frame: measured there, it would seem to run into it
+    _, metadata = shell.display_formatter.format(fig)
+    assert metadata["image/png"]["minivlm"]["overlapping_texts"] == []
 
 
 # --- every figure of every chapter, as its committed notebook records it ----------------

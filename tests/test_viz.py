@@ -1,4 +1,5 @@
-"""minivlm.viz.claim: a sentence of the prose, checked against the run the page shows."""
+"""minivlm.viz: `claim`, a sentence of the prose checked against the run the page shows, and
+`log_ticks`, the labels of a short log axis."""
 
 import numpy as np
 import pytest
@@ -35,3 +36,23 @@ def test_a_claim_needs_a_comparison(holds):
 def test_a_claim_needs_a_sentence():
     with pytest.raises(TypeError, match="statement must be a non-empty str, got ''"):
         claim("", True)
+
+
+def test_log_ticks_label_the_given_values_and_no_minor_tick():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from minivlm.viz import log_ticks
+
+    fig, ax = plt.subplots()
+    ax.loglog([256, 4096], [1, 10], "o")
+    log_ticks(ax, [256, 1024, 4096])
+    fig.canvas.draw()
+    shown = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    minor = [t.get_text() for t in ax.xaxis.get_minorticklabels() if t.get_text()]
+    assert shown == ["256", "1,024", "4,096"] and minor == []
+    with pytest.raises(ValueError, match="axis must be 'x' or 'y', got 'z'"):
+        log_ticks(ax, [1, 10], axis="z")
+    plt.close(fig)

@@ -111,9 +111,12 @@ def sequence(
             label = str(ignore_index)
         else:
             label = vocab[labels[n]] if vocab is not None else str(labels[n])
-        _box(ax, x, 1.0, 0.95, 0.9, COLOURS[kinds[n]], tokens[n])
+        # a box as wide as its token: a long word ("<image>") in a box of the common width
+        # would run over the boxes beside it
+        width = max(0.95, 0.15 * len(tokens[n]) + 0.25)
+        _box(ax, x, 1.0, width, 0.9, COLOURS[kinds[n]], tokens[n])
         ax.text(
-            x + 0.475,
+            x + width / 2,
             0.55,
             label,
             ha="center",
@@ -121,7 +124,7 @@ def sequence(
             fontsize=TEXT,
             color="black" if labels[n] != ignore_index else "#555555",
         )
-        x += 1.0
+        x += width + 0.05
     ax.text(-0.2, 1.45, "input", ha="right", va="center", fontsize=TEXT)
     ax.text(-0.2, 0.55, "label", ha="right", va="center", fontsize=TEXT)
     _bare(ax, x, 2.2)
@@ -227,22 +230,32 @@ def projector_paths(axes, n_patches: int, merge: int, n_queries: int) -> dict[st
         x_tok = side + 3.0
         for t in range(n_tokens):
             y = side - (t + 0.5) * step
-            _box(ax, x_tok, y - 0.45 * min(step, 1), 0.9, 0.9 * min(step, 1), COLOURS["token"])
             if name == "linear / MLP":
                 sources = [t]
             elif name == "patch merger":
                 sources = blocks[t]
             else:
                 sources = range(n_patches)
+            colour = COLOURS["token"]
+            if name == "patch merger":  # the token in the shade of the block it merges
+                shade = torch.linspace(0.35, 1.0, n_tokens)[t].item()
+                colour = (0.34 * shade, 0.71 * shade, 0.91 * shade)
+            _box(ax, x_tok, y - 0.45 * min(step, 1), 0.9, 0.9 * min(step, 1), colour)
             for p in sources:
+                # from the patch's centre, over the boxes, so that every path shows; solid,
+                # not the style's cycle of dashes, which would mean nothing here
                 r, c = divmod(p, side)
                 ax.plot(
-                    [c + 0.9, x_tok],
+                    [c + 0.45, x_tok],
                     [side - 1 - r + 0.45, y],
                     color="black",
-                    lw=0.3 if name == "Q-Former" else 0.6,
-                    alpha=0.5,
-                    zorder=1,
+                    ls="-",
+                    lw=0.4 if name == "Q-Former" else 0.9,
+                    alpha=0.6,
+                    zorder=3,
+                    marker="o" if name != "Q-Former" else None,
+                    markevery=[0],
+                    ms=2.5,
                 )
         ax.set_title(f"{name}: {n_patches} patches → {n_tokens} tokens", fontsize=TEXT)
         _bare(ax, x_tok + 1, side)

@@ -9,7 +9,8 @@ the page shows it:
 - a heat map takes a perceptually uniform colour map, whose lightness grows evenly with the
   value, and carries a colour bar that gives its scale;
 - no text is smaller than MIN_TEXT_PX pixels as the page shows it: a figure wider than the
-  text column is shrunk to the column, and its text with it.
+  text column is shrunk to the column, and its text with it;
+- no text runs into another, or into the picture or heat map of another panel.
 
 `measure` reads these off a drawn figure; `problems` says which a figure breaks. The book's
 chapters record the measurement of every figure they show in its output's metadata
@@ -79,8 +80,11 @@ def _shown_texts(fig) -> list[Text]:
             if not ax.axison or not axis.get_visible():
                 hidden.update(labels)
             else:  # ticks outside the view are kept but not drawn
-                shown = set(axis.get_majorticklabels()) | set(axis.get_minorticklabels())
-                hidden.update(t for t in labels[2:] if t not in shown)
+                lo, hi = sorted(axis.get_view_interval())
+                slack = (hi - lo) * 1e-9
+                for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                    if not lo - slack <= tick.get_loc() <= hi + slack:
+                        hidden.update((tick.label1, tick.label2))
     return [
         t
         for t in fig.findobj(Text)
@@ -94,7 +98,9 @@ def measure(fig) -> dict:
     - `smallest_text_px`: its smallest text, in CSS pixels, as the page shows it;
     - `heat_maps`: for each image of values (not a picture in colour), its colour map and
       whether a colour bar gives its scale;
-    - `same_looking_lines`: pairs of labelled lines on one Axes that differ only in colour.
+    - `same_looking_lines`: pairs of labelled lines on one Axes that differ only in colour;
+    - `overlapping_texts`: pairs of texts drawn over one another, or over an image of
+      another Axes (a title under the picture above it), the image named "[image]".
     """
     width_px = fig.get_figwidth() * fig.dpi
     shrink = min(1.0, PAGE_PX / width_px)
@@ -127,7 +133,34 @@ def measure(fig) -> dict:
         "smallest_text_px": None if smallest is None else round(smallest, 2),
         "heat_maps": heat_maps,
         "same_looking_lines": same,
+        "overlapping_texts": _overlapping(fig, images),
     }
+
+
+OVERLAP_PX = 1.0  # two boxes that share less than this, across and down, only touch
+
+
+def _overlapping(fig, images) -> list[list[str]]:
+    """Pairs of shown texts whose drawn boxes overlap, and texts over an image that another
+    Axes shows (a text on its own Axes' image, such as a heat map's cell values, is meant)."""
+    renderer = fig.canvas.get_renderer()
+    texts = _shown_texts(fig)
+    boxes = [t.get_window_extent(renderer) for t in texts]
+
+    def meet(a, b) -> bool:
+        across = min(a.x1, b.x1) - max(a.x0, b.x0)
+        down = min(a.y1, b.y1) - max(a.y0, b.y0)
+        return across > OVERLAP_PX and down > OVERLAP_PX
+
+    out = []
+    for i, a in enumerate(texts):
+        for j in range(i + 1, len(texts)):
+            if meet(boxes[i], boxes[j]):
+                out.append([a.get_text(), texts[j].get_text()])
+        for im in images:
+            if im.axes is not a.axes and meet(boxes[i], im.get_window_extent(renderer)):
+                out.append([a.get_text(), "[image]"])
+    return out
 
 
 def _pattern(line: Line2D):
@@ -156,6 +189,8 @@ def problems(measured: dict) -> list[str]:
             out.append(f"a heat map in {heat['cmap']!r} without a colour bar")
     for a, b in measured["same_looking_lines"]:
         out.append(f"lines {a!r} and {b!r} differ only in colour")
+    for a, b in measured.get("overlapping_texts", []):
+        out.append(f"text {a!r} runs into {b!r}")
     return out
 
 
@@ -179,8 +214,12 @@ def record_in_outputs(shell) -> None:
         return
 
     def draw_and_measure(fig):
-        drawn = draw(fig)  # draws the figure: its texts and ticks are now those shown
+        drawn = draw(fig)
         data, metadata = drawn if isinstance(drawn, tuple) else (drawn, {})
+        # the PNG is drawn cropped to its contents, which leaves the texts placed where the
+        # crop put them and the images where the figure does: lay the figure out again, as
+        # drawn but uncropped, so that texts and images are measured in one frame
+        fig.draw_without_rendering()
         return data, {**metadata, "minivlm": measure(fig)}
 
     draw_and_measure.measures = True

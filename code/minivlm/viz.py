@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 
+from matplotlib.ticker import NullFormatter
+
 from . import style
 
 
@@ -81,6 +83,16 @@ def heatmap(
     if colorbar:
         ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     return im
+
+
+def log_ticks(ax, values, axis: str = "x") -> None:
+    """Label a log axis at `values` and nowhere else: on an axis that spans little more than
+    a decade, matplotlib labels its minor ticks too, and the labels run into each other."""
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_ticks(list(values), [f"{v:,}" for v in values])
+    target.set_minor_formatter(NullFormatter())
 
 
 def show_image(ax, image, title: str = ""):
