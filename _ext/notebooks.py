@@ -20,7 +20,10 @@ Jupyter front end cannot read:
     python _ext/notebooks.py --students DIR chapters/*.md  # students' notebooks into DIR
 
 Translating the prose only keeps the committed notebook's outputs, and refuses when the
-chapter's code has changed since they were computed. Anything MyST that this module does
+chapter's code has changed since they were computed. Either way, the chapter's first cell,
+which installs the package where it is missing (Colab), is pointed at the repository that
+_config.yml names, in the Markdown and in the notebook: set the address there and run
+`make prose`. Anything MyST that this module does
 not know stops it with an error, so that no raw syntax reaches a notebook unnoticed.
 """
 
@@ -89,6 +92,26 @@ def base_url() -> str:
             f"_config.yml's html.baseurl must be the book's https address, got {url!r}"
         )
     return url.rstrip("/") + "/"
+
+
+def repository() -> str:
+    """The repository's address: _config.yml's repository.url, the one place it is set."""
+    url = config().get("repository", {}).get("url", "")
+    if not url.startswith("https://"):
+        raise ValueError(
+            f"_config.yml's repository.url must be the repository's https address, got {url!r}"
+        )
+    return url.rstrip("/")
+
+
+# the package as the first cell of every chapter installs it, from the repository's code/
+INSTALL = re.compile(r'"minivlm\[book\] @ git\+(?P<url>[^"#]+)"')
+
+
+def follow_repository(source: str) -> str:
+    """`source`, a chapter's Markdown or a cell, with the package installed from the
+    repository that _config.yml names."""
+    return INSTALL.sub(f'"minivlm[book] @ git+{repository()}"', source)
 
 
 @lru_cache
@@ -524,6 +547,9 @@ def translate(md: Path, executed, students: bool = False) -> tuple[nbformat.Note
     executed): Markdown translated out of MyST, code cells and outputs as executed."""
     md = Path(md).resolve()
     source = jupytext.read(md)
+    for cell in executed.cells:  # the install cell as the Markdown's, which main() has set
+        if cell.cell_type == "code":
+            cell.source = follow_repository(cell.source)
     if code_cells(source) != code_cells(executed):
         raise ValueError(
             f"{md.name}'s code differs from the executed notebook's: execute it again "
@@ -659,6 +685,10 @@ def main(argv=None) -> int:
         if md.suffix != ".md":
             raise SystemExit(f"expected a chapter's .md file, got {md}")
         ipynb = md.with_suffix(".ipynb")
+        text = md.read_text()
+        if follow_repository(text) != text and not args.students:
+            md.write_text(follow_repository(text))
+            print(f"{md.name}: installs the package from {repository()}", file=sys.stderr)
         executed = execute(md) if args.execute else nbformat.read(ipynb, as_version=4)
         if args.students:
             notebook, page = translate(md, executed, students=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pytest
 from a11y import axe_violations, equation_speech, poor_alt_text
-from test_browser import Visit
+from test_browser import REPO, Visit
 
 CHAPTER = "html/chapters/summary.html"  # the shortest chapter: math, a figure, solutions
 # what a keyboard can focus, as the HTML standard and ARIA define it
@@ -160,7 +160,7 @@ def test_the_launch_button_opens_colab_by_keyboard(chapter):
     with page.context.expect_page():  # the link opens a new tab, for Colab
         page.keyboard.press("Enter")
     page.wait_for_timeout(500)
-    colab = "https://colab.research.google.com/github/vlm-foundations/vlm-foundations-book/"
+    colab = f"https://colab.research.google.com/github/{REPO}/"
     assert any(url.startswith(colab) for url in chapter.outside), chapter.outside
 
 

@@ -26,7 +26,10 @@ BUILD = ROOT / "_build"
 HTML = BUILD / "html"
 STUDENTS = BUILD / "students" / "_build" / "html"
 SHOTS = BUILD / "screenshots"
-REPO = "vlm-foundations/vlm-foundations-book"
+# the repository as _config.yml names it, the one place it is set: owner/name
+REPO = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].removeprefix(
+    "https://github.com/"
+)
 
 
 def site_pages(root: Path) -> list[str]:

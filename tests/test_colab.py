@@ -1,18 +1,27 @@
 """Every committed chapter notebook, and every student notebook of the assignments, runs as
 a student meets it in Colab.
 
-A fresh virtual environment holds only PyTorch and the Jupyter kernel, as a Colab runtime
-does before the first cell. Each notebook is copied to another working directory and run
-top to bottom, unchanged: its first cell finds no `minivlm` (nor, in an assignment,
-otter-grader) and installs it with %pip, the package from this checkout instead of GitHub
-(MINIVLM_SOURCE), and must leave PyTorch as it was. The first notebook of the test run to
-need a package installs it; the later ones find it installed, as in a runtime that opens a
-second notebook. Every chapter's first cell is the same code, and so is every assignment's
-install (test_first_cells_are_the_same_code), so one install shown is each one shown.
+A fresh virtual environment holds only PyTorch, the Jupyter kernel and ipywidgets, as a
+Colab runtime does before the first cell, and the harness that runs the notebooks
+(nbclient, and nbval with pytest). Each notebook is copied to another working directory and run top to bottom,
+unchanged: its first cell finds no `minivlm` (nor, in an assignment, otter-grader) and
+installs it with %pip, the package from this checkout instead of GitHub (MINIVLM_SOURCE),
+and must leave PyTorch as it was. The first notebook of the test run to need a package
+installs it; the later ones find it installed, as in a runtime that opens a second
+notebook. Every chapter's first cell is the same code, and so is every assignment's install
+(test_first_cells_are_the_same_code), so one install shown is each one shown.
+
+The chapters run under nbval (`--nbval-lax`, as pytest.ini sets it), on the second set of
+numerical kernels (the kernel minivlm-second-kernels, installed into the runtime): every
+claim must hold and every cell tagged nbval-check-output must print what the committed
+notebook shows, on kernels other than those that computed it. The values glued for the
+book's pages are not compared here, since outside the book a glue shows nothing (Colab
+has no myst-nb); tests/test_book_execution.py compares them, in the book's own execution.
 """
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import re
@@ -81,7 +90,15 @@ def runtime(tmp_path_factory):
     link_torch(home / "torch")
     purelib = run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"])
     (Path(purelib.strip()) / "preinstalled-torch.pth").write_text(f"{home / 'torch'}\n")
-    run([python, "-m", "pip", "install", "--quiet", "ipykernel", "nbclient"])
+    # the harness, at the versions of the book's environment; and ipywidgets, which Colab
+    # has (without it, tqdm's progress bars, inside transformers, warn on stderr instead)
+    harness = [
+        f"{name}=={metadata.version(name)}"
+        for name in ("nbclient", "nbval", "pytest", "ipywidgets")
+    ]
+    run([python, "-m", "pip", "install", "--quiet", "ipykernel", *harness])
+    # the second set of numerical kernels, as a kernel of this runtime, for nbval
+    shutil.copytree(ROOT / "tests" / "kernels", home / "jupyter" / "kernels")
     # the environment of a fresh shell with this venv first: nothing of the book's .venv
     path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if ".venv" not in p]
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
@@ -118,17 +135,54 @@ def test_there_are_notebooks():
 INSTALLED_BY_A_FIRST_CELL: set[str] = set()
 
 
-def run_notebook(python, env, notebook: Path, packages: tuple[str, ...]) -> None:
+def nbval_options() -> list[str]:
+    """The options of pytest.ini that make nbval compare the tagged cells under the second
+    kernels, its sanitizer's path made absolute."""
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "pytest.ini")
+    options = parser["pytest"]["addopts"].split()
+    nbval = []
+    for n, option in enumerate(options):
+        if option == "--nbval-lax":
+            nbval.append(option)
+        elif option in ("--nbval-kernel-name", "--nbval-sanitize-with"):
+            value = options[n + 1]
+            nbval += [option, str(ROOT / value) if option == "--nbval-sanitize-with" else value]
+    return nbval
+
+
+def without_glue_records(notebook: Path) -> None:
+    """The notebook without the records of its glued values, which only the book reads
+    (outside the book a glue records nothing, so nbval would miss them)."""
+    nb = json.loads(notebook.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            outputs = cell.get("outputs", [])
+            cell["outputs"] = [o for o in outputs if not o.get("metadata", {}).get("scrapbook")]
+    notebook.write_text(json.dumps(nb))
+
+
+def run_notebook(
+    python, env, notebook: Path, packages: tuple[str, ...], compare: bool = False
+) -> None:
     """Run notebook top to bottom in the runtime, from another folder; packages are those its
     first cell installs when missing: each is removed first unless a first cell has already
-    installed it in this test run."""
+    installed it in this test run. With compare, under nbval, on the second kernels."""
     before = installed(python, env)
     for package in packages:
         if package in before and package not in INSTALLED_BY_A_FIRST_CELL:
             run([python, "-m", "pip", "uninstall", "--quiet", "--yes", package], env=env)
     before = installed(python, env)
-    execute = python.parent / "jupyter-execute"  # nbclient's command line; fails on an error
-    run([execute, "--timeout=600", "--inplace", notebook.name], cwd=notebook.parent, env=env)
+    folder = notebook.parent
+    if compare:
+        (folder / "pytest.ini").write_text("[pytest]\n")  # none of the checkout's settings
+        without_glue_records(notebook)
+        command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", "pytest.ini"]
+        command += ["--rootdir", ".", *nbval_options()]
+        run([*command, "--nbval-cell-timeout=900", notebook.name], cwd=folder, env=env)
+    else:
+        execute = python.parent / "jupyter-execute"  # nbclient's command line; fails on an error
+        run([execute, "--timeout=600", "--inplace", notebook.name], cwd=folder, env=env)
     after = installed(python, env)
     for package in packages:
         assert package in after, f"the first cell did not install {package}"
@@ -152,12 +206,16 @@ def test_first_cells_are_the_same_code(assignments_built):
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_in_a_fresh_colab_like_runtime(runtime, source, notebook, tmp_path):
+def test_notebook_runs_in_a_fresh_colab_like_runtime_and_shows_what_it_shows(
+    runtime, source, notebook, tmp_path
+):
     python, env, _ = runtime
     work = tmp_path / "elsewhere"  # not the repository: nothing to import from the cwd
     work.mkdir()
     shutil.copy(notebook, work / notebook.name)
-    run_notebook(python, {**env, "MINIVLM_SOURCE": source}, work / notebook.name, ("minivlm",))
+    run_notebook(
+        python, {**env, "MINIVLM_SOURCE": source}, work / notebook.name, ("minivlm",), compare=True
+    )
 
 
 # ---------------------------------------------------------------------------------------

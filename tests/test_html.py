@@ -11,7 +11,10 @@ from bs4 import BeautifulSoup
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 STUDENTS = ROOT / "_build" / "students" / "_build" / "html"
-REPO = "vlm-foundations/vlm-foundations-book"
+# the repository as _config.yml names it, the one place it is set: owner/name
+REPO = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].removeprefix(
+    "https://github.com/"
+)
 
 
 def toc_files():

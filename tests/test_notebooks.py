@@ -16,10 +16,9 @@ sys.path.insert(0, str(ROOT / "_ext"))
 import notebooks  # noqa: E402  (_ext/notebooks.py, the generator)
 
 CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
-INSTALL_SOURCE = (
-    '"minivlm[book] @ git+https://github.com/vlm-foundations/vlm-foundations-book"\n'
-    '        "#subdirectory=code"'
-)
+# the package from the repository's code/, the repository as _config.yml names it
+INSTALL_SOURCE = f'"minivlm[book] @ git+{notebooks.repository()}"\n        "#subdirectory=code"'
+
 # MyST that a plain Jupyter front end shows raw: roles, directives, targets, options
 MYST = [
     re.compile(r"\{[a-z][a-z:-]*\}`"),  # {cite}`key`, {glue:text}`name`

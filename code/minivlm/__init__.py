@@ -46,4 +46,9 @@ Adding a chapter's model and its checker:
    tests/exercises/test_<chapter>.py, one per mistake it names.
 """
 
-__version__ = "0.1.0"
+# The edition of the book and its package, in calendar versioning: the year and month it was
+# published in (a correction within the month adds a third number, 2026.11.1). The book's
+# pages, its PDF, CITATION.cff and the errata page show it; tests/test_edition.py checks
+# that they agree with what is written here.
+__version__ = "2026.11"
+__date__ = "2026-11-30"  # the day this edition was published

@@ -1,0 +1,145 @@
+"""The book as one PDF (`make pdf`, _ext/pdf.py), read back with poppler: its title page,
+its contents, every chapter, its figures, numbers glued from the book's run, and nothing
+left unrendered.
+
+`make test` runs `make pdf` first.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+ROOT = Path(__file__).resolve().parents[1]
+PDF = ROOT / "_build" / "pdf" / "vlm-foundations.pdf"
+SINGLE = ROOT / "_build" / "pdf" / "_build" / "singlehtml"
+sys.path.insert(0, str(ROOT / "_ext"))
+import edition  # noqa: E402  (_ext/edition.py)
+import pdf  # noqa: E402  (_ext/pdf.py)
+
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+def poppler(*command: str) -> str:
+    if not PDF.exists():
+        pytest.fail("_build/pdf/vlm-foundations.pdf is missing: run `make pdf` first")
+    return subprocess.run(
+        [*command, str(PDF), "-"] if command[0] == "pdftotext" else [*command, str(PDF)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+@cache
+def pages() -> list[str]:
+    """The text of every page, whitespace collapsed."""
+    return [" ".join(p.split()) for p in poppler("pdftotext").split("\f")[:-1]]
+
+
+@cache
+def single_page():
+    """The single-page build that the PDF prints: named after the book's first page."""
+    root = yaml.safe_load((ROOT / "_toc.yml").read_text())["root"]
+    return BeautifulSoup((SINGLE / f"{root}.html").read_text(encoding="utf-8"), "html.parser")
+
+
+def letters(text: str) -> str:
+    """Text without what pdftotext may change: spaces, line breaks, a hyphen at a line's end."""
+    return re.sub(r"[\W_]+", "", text).lower()
+
+
+def chapter_titles() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    titles = []
+    for name in files:
+        for line in (ROOT / f"{name}.md").read_text().splitlines():
+            if line.startswith("# "):
+                titles.append(line[2:].strip())
+                break
+    return titles
+
+
+def test_the_pdf_has_a_title_page_with_the_version_and_the_licences():
+    version, day = edition.edition()
+    title = pages()[0]
+    assert CONFIG["title"] in title
+    assert f"Version {version}, {edition.in_words(day)}" in title
+    assert "Text and figures: CC BY-SA 4.0. Code: MIT." in title
+    assert CONFIG["html"]["baseurl"] in title and CONFIG["repository"]["url"] in title
+
+
+def test_the_contents_give_every_chapter_the_page_it_starts_on():
+    first_page = pdf.outline(PDF)[0][1]  # where the book's first page begins
+    contents = " ".join(pages()[1 : first_page - 1])
+    assert contents.startswith("VLM Foundations version") and "Contents" in contents
+    for title in chapter_titles():
+        found = re.search(re.escape(title) + r" (\d+)", contents)
+        assert found, f"{title!r} is not in the contents"
+        page = int(found[1])
+        assert letters(title) in letters(pages()[page - 1]), f"{title!r} is not on page {page}"
+
+
+def test_every_page_has_its_number_in_the_footer():
+    # the text of each page's bottom margin, where the footer is (A4: 842 points high)
+    footers = poppler("pdftotext", "-x", "0", "-y", "800", "-W", "596", "-H", "42").split("\f")
+    footers = [" ".join(f.split()) for f in footers[:-1]]
+    assert footers == [str(n) for n in range(1, len(pages()) + 1)]
+
+
+def test_the_bookmarks_are_every_chapter_of_the_contents():
+    marks = pdf.outline(PDF, titles=True)
+    titles = [letters(text) for _, _, text in marks]  # "2. Attention ...": the number too
+    for title in chapter_titles():
+        assert any(t.endswith(letters(title)) for t in titles), f"no bookmark for {title!r}"
+    pages_in_order = [page for _, page, _ in marks]
+    assert pages_in_order == sorted(pages_in_order)
+
+
+def test_a_sample_of_the_numbers_glued_from_the_books_run_is_in_the_pdf():
+    glued = [s.get_text() for s in single_page().select("span.pasted-text")]
+    assert len(glued) > 300, len(glued)
+    text = " ".join(pages())
+    sample = glued[:: len(glued) // 40]  # about 40, from every chapter
+    missing = [g for g in sample if g not in text]
+    assert not missing, missing
+
+
+def test_every_figure_is_in_the_pdf_numbered():
+    figures = single_page().select("figure img")
+    assert len(figures) >= 31
+    listed = poppler("pdfimages", "-list").splitlines()[2:]
+    images = [line for line in listed if line.split()[2] == "image"]
+    assert len(images) >= len(figures), (len(images), len(figures))
+    text = " ".join(pages())
+    numbers = re.findall(r"Fig\. (\d+)\.(\d+)", text)
+    assert len(set(numbers)) >= 31, len(set(numbers))
+
+
+def test_equations_are_typeset_and_numbered_and_nothing_is_left_raw():
+    text = " ".join(pages())
+    for raw in ("$$", "\\frac{", "\\mathbf{", "\\begin{", "{{"):
+        assert raw not in text, f"{raw!r} left unrendered"
+    roles = re.findall(r"\{(?:cite|cite:t|doc|glue:text|numref|ref|eq)\}`", text)
+    assert not roles, roles
+    assert re.search(r"\(2\.1\)", text), "no numbered equation"
+
+
+def test_the_bibliography_is_in_the_pdf():
+    text = " ".join(pages())
+    assert "References" in text
+    assert "Attention is all you need" in text
+
+
+def test_the_page_count_and_size_are_a_books():
+    count = len(pages())
+    assert 100 <= count <= 600, count
+    assert PDF.stat().st_size < 60 * 2**20

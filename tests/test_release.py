@@ -1,0 +1,111 @@
+"""The release bundle (`make release`, _ext/release.py): its files, their checksums, and the
+offline book, unzipped elsewhere and read in the browser with the network off.
+
+`make test` runs `make release` first.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import hashlib
+import http.server
+import sys
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+from test_browser import BROKEN_IMAGES, Visit, visible_text
+
+import minivlm
+
+ROOT = Path(__file__).resolve().parents[1]
+DIST = ROOT / "dist"
+STEM = f"vlm-foundations-{minivlm.__version__}"
+FILES = [
+    f"{STEM}-html.zip",
+    f"{STEM}-students-html.zip",
+    f"{STEM}-notebooks.zip",
+    f"{STEM}.pdf",
+    "SHA256SUMS",
+]
+sys.path.insert(0, str(ROOT / "_ext"))
+import release  # noqa: E402  (_ext/release.py)
+
+
+def dist(name: str) -> Path:
+    path = DIST / name
+    if not path.exists():
+        pytest.fail(f"dist/{name} is missing: run `make release` first")
+    return path
+
+
+def test_the_bundle_holds_the_book_the_students_build_the_pdf_the_notebooks_and_checksums():
+    assert sorted(p.name for p in DIST.iterdir()) == sorted(FILES)
+    sums = dict(reversed(line.split("  ")) for line in dist("SHA256SUMS").read_text().splitlines())
+    assert set(sums) == set(FILES) - {"SHA256SUMS"}
+    for name, digest in sums.items():
+        assert hashlib.sha256(dist(name).read_bytes()).hexdigest() == digest, name
+
+
+@pytest.mark.parametrize("suffix", ["html", "students-html", "notebooks"])
+def test_each_zip_unpacks_into_one_folder_of_its_name(suffix):
+    with zipfile.ZipFile(dist(f"{STEM}-{suffix}.zip")) as z:
+        names = z.namelist()
+    assert {n.split("/")[0] for n in names} == {f"{STEM}-{suffix}"}
+    inside = {n.split("/", 1)[1] for n in names}
+    if suffix == "notebooks":
+        chapters = {p.name for p in (ROOT / "chapters").glob("*.ipynb")}
+        assert inside == chapters | {f"students/{c}" for c in chapters}
+    else:
+        assert {"index.html", "intro.html", "chapters/clip.html"} <= inside
+        assert ("instructors.html" in inside) == (suffix == "html")
+
+
+def test_a_zip_of_the_same_files_is_the_same_bytes(tmp_path):
+    (tmp_path / "b.txt").write_text("b")
+    (tmp_path / "a.txt").write_text("a")
+    files = release.tree(tmp_path)
+    day = datetime.date.fromisoformat(minivlm.__date__)
+    zips = [tmp_path / "one.zip", tmp_path / "two.zip"]
+    release.deterministic_zip(zips[0], "x", files, day)
+    release.deterministic_zip(zips[1], "x", list(reversed(files)), day)
+    assert zips[0].read_bytes() == zips[1].read_bytes()
+    with zipfile.ZipFile(zips[0]) as z:
+        assert z.namelist() == ["x/a.txt", "x/b.txt"]
+
+
+@pytest.fixture(scope="module")
+def unzipped(tmp_path_factory):
+    """The offline book, unzipped into a folder of its own, away from the checkout, and a
+    local server for it."""
+    folder = tmp_path_factory.mktemp("reader")
+    with zipfile.ZipFile(dist(f"{STEM}-html.zip")) as z:
+        z.extractall(folder)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder / f"{STEM}-html"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("rel", ["intro.html", "chapters/attention.html", "references.html"])
+def test_the_unzipped_book_reads_whole_with_the_network_off(browser, unzipped, rel):
+    # Visit refuses every request that does not go to the local server: the network is off
+    visit = Visit(browser, f"{unzipped}/{rel}")
+    page = visit.page
+    text = visible_text(page)
+    assert "$$" not in text and "\\frac" not in text, f"{rel}: math left untypeset"
+    assert not page.evaluate(BROKEN_IMAGES), f"{rel}: images that do not load"
+    assert not visit.errors, f"{rel}: console errors {visit.errors}"
+    assert not visit.outside and not visit.failed, (visit.outside, visit.failed)
+    if rel.startswith("chapters/"):
+        assert page.locator("mjx-container").count() > 0
+        assert page.locator("figure img").count() > 0
+    visit.close()
