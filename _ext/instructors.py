@@ -55,7 +55,10 @@ def overview(md: Path) -> list[str]:
         name = e.heading.split(": ", 1)[1].removesuffix(" (checked)")
         title = f"{{ref}}`{e.label}`: {name}"
         if e.checked:
-            named = "; ".join(mistakes(e.checker))
+            # a "|" in a hint ("max|row|") would end the table's cell, and "<eos>" would be
+            # read as an HTML tag and vanish
+            named = "; ".join(mistakes(e.checker)).replace("|", "\\|")
+            named = named.replace("<", "&lt;").replace(">", "&gt;")
             rows.append(
                 f"| {title} | autograder (`{e.checker}`) | {e.points} | {e.minutes} | {named} |"
             )

@@ -72,17 +72,21 @@ body { font-size: 10.5pt; }
 span[id^="document-"] + section, .pdf-contents, .pdf-book { break-before: page; }
 /* the theme prints the first page's title in a header of its own, which this leaves out */
 main article section > h1 { display: block !important; }
-h1, h2, h3, h4 { break-after: avoid; }
-figure, img, div.cell_input, .cell_output, div.math-wrapper, mjx-container[display=true], tr {
+h1, h2, h3, h4, .admonition-title { break-after: avoid; }
+figure, img, .cell_output, div.math-wrapper, mjx-container[display=true], tr {
   break-inside: avoid;
 }
+div.cell_input, div.cell_input div, div.cell_input pre {
+  display: block !important; overflow: visible !important; break-inside: auto !important;
+}
 /* a cell's code is kept on one page where it fits, and split where it cannot fit, not left as
-   an empty box on one page with its code on the next */
+   an empty box on one page with its code on the next (a block that scrolls cannot be split,
+   so nothing scrolls in print) */
 div.cell_input div.highlight, div.cell_input pre, .cell_output pre { break-inside: auto; }
 .pdf-contents { break-after: page; }
 /* a line of code or output too long for the page wraps instead of running off it */
 pre { white-space: pre-wrap !important; overflow-wrap: anywhere; max-height: none;
-      font-size: 8.5pt; line-height: 1.35; }
+      font-size: 8.5pt; line-height: 1.35; overflow: visible !important; }
 div.cell_output, div.highlight { overflow: visible !important; }
 /* the solutions, open */
 .toggle-hidden, .dropdown .toggle-details__container { display: block !important; }
@@ -92,7 +96,7 @@ a { text-decoration: none; }
 .pdf-title .book { font-size: 30pt; font-weight: 600; margin-bottom: 0.3em; }
 .pdf-title .subtitle { font-size: 14pt; margin-bottom: 3em; }
 .pdf-title p { margin: 0.4em 0; }
-.pdf-contents h1 { font-size: 20pt; }
+.pdf-contents .h1like { font-size: 20pt; font-weight: 600; margin-bottom: 0.6em; }
 .pdf-contents ol { list-style: none; padding-left: 0; }
 .pdf-contents li { display: flex; gap: 0.5em; margin: 0.15em 0; }
 .pdf-contents li .leader { flex: 1; border-bottom: 1px dotted #888; margin-bottom: 0.3em; }
@@ -112,7 +116,7 @@ FOOTER = (
 # Every heading that is shown, in the order of the page, as Chromium makes its bookmarks;
 # those of the contents: the first page's title, then each page of the book (a section after
 # the marker that the single-page build puts before every page) and its sections.
-HEADINGS = """() => {
+HEADINGS = r"""() => {
   const all = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map(h => `main ${h}`).join(', ');
   const shown = [...document.querySelectorAll(all)]
     .filter(h => h.checkVisibility() && !h.closest('.pdf-front'));
@@ -122,15 +126,28 @@ HEADINGS = """() => {
     const section = h.parentElement;
     return pages.includes(section) ? 1 : pages.includes(section.parentElement) ? 2 : 0;
   };
+  // a heading's words, its math as TeX (MathJax keeps it), for the bookmarks
+  const tex = new Map(Array.from(window.MathJax?.startup?.document?.math || [],
+                                 item => [item.typesetRoot, item.math]));
+  const tidy = t => t.replace(/\\sqrt\{([^}]*)\}/g, '√$1')
+    .replace(/\\(mathbf|mathrm|text|operatorname)\{([^}]*)\}/g, '$2').replace(/[{}\\]/g, '');
+  const plain = node => {
+    if (node.nodeType === Node.TEXT_NODE) return node.textContent;
+    if (node.nodeType !== Node.ELEMENT_NODE || node.matches('.headerlink, mjx-assistive-mml')) {
+      return '';
+    }
+    if (tex.has(node)) return tidy(tex.get(node));
+    return [...node.childNodes].map(plain).join('');
+  };
   return shown.map((h, n) => {
     // the single page keeps each page's ids, which repeat from page to page ("exercises"):
     // the contents link to an id of the heading's own
     h.id = `pdf-heading-${n}`;
-    const text = h.cloneNode(true);
-    text.querySelectorAll('.headerlink, mjx-assistive-mml').forEach(e => e.remove());
+    const copy = h.cloneNode(true);
+    copy.querySelectorAll('.headerlink, mjx-assistive-mml').forEach(e => e.remove());
     // the title as the page shows it, its math typeset, for the contents
-    return {level: level(h), id: h.id, html: text.innerHTML.trim(),
-            text: text.textContent.replace(/\\s+/g, ' ').trim()};
+    return {level: level(h), id: h.id, html: copy.innerHTML.trim(),
+            text: plain(h).replace(/\s+/g, ' ').trim()};
   });
 }"""
 
@@ -262,6 +279,38 @@ def print_pdf(page, path: Path, title: str, version: str) -> None:
     )
 
 
+def finish(pdf: Path, contents: list[dict], pages: dict[str, int]) -> None:
+    """The PDF's bookmarks made from the contents' own titles, a page of the book and its
+    sections (Chromium's repeat the hidden copies of a heading's words and drop its math),
+    shown when the PDF opens; and its metadata."""
+    from pypdf import PdfWriter
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    version, day = edition.edition()
+    writer = PdfWriter(clone_from=str(pdf))
+    writer.root_object.pop("/Outlines", None)
+    chapter = None
+    for entry in contents:
+        page = pages[entry["id"]] - 1
+        if entry["level"] == 1:
+            chapter = writer.add_outline_item(entry["text"], page)
+        else:
+            writer.add_outline_item(entry["text"], page, parent=chapter)
+    writer.page_mode = "/UseOutlines"
+    licence, _ = edition.TEXT_LICENCE
+    writer.add_metadata(
+        {
+            "/Title": config["title"],
+            "/Author": config["author"],
+            "/Subject": f"version {version}, {edition.in_words(day)}",
+            "/Keywords": "vision-language models, transformers, attention, CLIP, LLaVA",
+            "/Rights": f"Text and figures: {licence}. Code: {edition.CODE_LICENCE}.",
+        }
+    )
+    with open(pdf, "wb") as f:
+        writer.write(f)
+
+
 def build(singlehtml: Path, out: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -295,6 +344,7 @@ def build(singlehtml: Path, out: Path) -> dict:
         browser.close()
     if [page_number for _, page_number in outline(out)] != marks:
         raise SystemExit("the contents moved the pages they list: print again")
+    finish(out, contents, pages)
     return {"headings": len(contents), "seconds": time.perf_counter() - start}
 
 

@@ -1,4 +1,5 @@
-"""Print the configuration of the students' build: _config.yml with students_build set.
+"""Print the configuration of the students' build: _config.yml with students_build set, and
+without the sources, the download button and the Colab button, which hold the solutions.
 
 The copy lives in _build/, so the paths that Jupyter Book resolves against the
 configuration file's folder are made absolute. With --toc PATH it also writes the students'
@@ -20,6 +21,11 @@ args = parser.parse_args()
 
 config = yaml.safe_load((root / "_config.yml").read_text())
 config["sphinx"]["config"]["students_build"] = True
+# nothing that holds the solutions: not the pages' sources (the download button's .md and
+# .ipynb), nor the Colab button, which opens the chapter's notebook with its solutions
+config["sphinx"]["config"]["html_copy_source"] = False
+config["sphinx"]["config"].setdefault("html_theme_options", {})["use_download_button"] = False
+config["launch_buttons"]["colab_url"] = ""
 config["sphinx"]["local_extensions"] = {
     name: str(root / path) for name, path in config["sphinx"]["local_extensions"].items()
 }

@@ -1,6 +1,7 @@
 """The built book, as a reader gets it: `make book` (and `make students`) must run first."""
 
 import re
+import sys
 from pathlib import Path
 
 import pybtex.database
@@ -167,6 +168,17 @@ def test_instructors_page_describes_every_chapters_assignment():
     for phrase in ("check_conv2d", "the kernel is flipped", "the mask is inverted", "by hand"):
         assert phrase in text, phrase
     assert "After this chapter you can" in text  # the learning objectives
+    # every mistake a checker names, whole: a "|" in a hint once cut its table cell short
+    sys.path.insert(0, str(ROOT / "_ext"))
+    import instructors  # _ext/instructors.py
+
+    cells = " ".join(" ".join(td.get_text(" ").split()) for td in soup.select("main table td"))
+    cells = cells.translate(str.maketrans("‘’“”", "''\"\""))  # Sphinx's smart quotes
+    for md in sorted((ROOT / "chapters").glob("*.md")):
+        for checker in re.findall(r"check_\w+", md.read_text()):
+            for hint in instructors.mistakes(checker):
+                shown = " ".join(re.sub(r"[*`]", "", hint).split())  # as Markdown renders it
+                assert shown in cells, (checker, hint)
 
 
 def test_the_students_build_has_no_instructors_page():

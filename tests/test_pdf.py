@@ -95,13 +95,27 @@ def test_every_page_has_its_number_in_the_footer():
     assert footers == [str(n) for n in range(1, len(pages()) + 1)]
 
 
-def test_the_bookmarks_are_every_chapter_of_the_contents():
+def test_the_bookmarks_are_the_contents_titled_as_the_pages_are():
     marks = pdf.outline(PDF, titles=True)
-    titles = [letters(text) for _, _, text in marks]  # "2. Attention ...": the number too
-    for title in chapter_titles():
-        assert any(t.endswith(letters(title)) for t in titles), f"no bookmark for {title!r}"
+    titles = [text for _, _, text in marks]
+    for n, title in enumerate(chapter_titles()[:7], start=1):  # the numbered chapters
+        assert f"{n}. {title}" in titles, (title, titles[:20])
+    # a heading's words once, its math kept: "Why divide by √d_k?"
+    assert any("√d_k" in t for t in titles), [t for t in titles if "divide" in t]
+    assert not [t for t in titles if len(t) > 8 and t[: len(t) // 2] == t[len(t) // 2 :]]
+    depths = {depth for depth, _, _ in marks}
+    assert depths == {1, 2}, depths
     pages_in_order = [page for _, page, _ in marks]
     assert pages_in_order == sorted(pages_in_order)
+
+
+def test_the_pdf_says_whose_it_is_and_opens_on_its_bookmarks():
+    info = poppler("pdfinfo")
+    assert re.search(rf"Author:\s+{re.escape(CONFIG['author'])}", info), info
+    assert f"version {edition.edition()[0]}" in info
+    from pypdf import PdfReader
+
+    assert PdfReader(PDF).page_mode == "/UseOutlines"
 
 
 def test_a_sample_of_the_numbers_glued_from_the_books_run_is_in_the_pdf():
@@ -116,12 +130,26 @@ def test_a_sample_of_the_numbers_glued_from_the_books_run_is_in_the_pdf():
 def test_every_figure_is_in_the_pdf_numbered():
     figures = single_page().select("figure img")
     assert len(figures) >= 31
-    listed = poppler("pdfimages", "-list").splitlines()[2:]
-    images = [line for line in listed if line.split()[2] == "image"]
-    assert len(images) >= len(figures), (len(images), len(figures))
     text = " ".join(pages())
-    numbers = re.findall(r"Fig\. (\d+)\.(\d+)", text)
-    assert len(set(numbers)) >= 31, len(set(numbers))
+    numbers = set(re.findall(r"Fig\. (\d+\.\d+)", text))
+    assert len(numbers) == len(figures), (len(numbers), len(figures))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Chromium leaves one blank page after the last solution of two chapters "
+    "(attention, CLIP) before the next chapter's page break; not yet found why",
+)
+def test_no_page_is_left_empty():
+    # a page's own text, without the running header and the page number: a page that shows
+    # only a figure has its caption
+    header = f"{CONFIG['title']} version {edition.edition()[0]}"
+    empty = []
+    for n, text in enumerate(pages(), start=1):
+        body = text.removeprefix(header).removesuffix(str(n)).strip()
+        if len(body) < 40:
+            empty.append((n, body))
+    assert not empty, empty
 
 
 def test_equations_are_typeset_and_numbered_and_nothing_is_left_raw():

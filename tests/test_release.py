@@ -63,6 +63,16 @@ def test_each_zip_unpacks_into_one_folder_of_its_name(suffix):
         assert ("instructors.html" in inside) == (suffix == "html")
 
 
+def test_the_students_zip_holds_no_solution():
+    with zipfile.ZipFile(dist(f"{STEM}-students-html.zip")) as z:
+        names = z.namelist()
+        assert not [n for n in names if "/_sources/" in n or n.endswith((".md", ".ipynb"))]
+        for name in names:
+            if name.endswith((".html", ".js", ".txt")):
+                text = z.read(name).decode("utf-8", errors="replace")
+                assert "solution-start" not in text and "Solution to Exercise" not in text, name
+
+
 def test_a_zip_of_the_same_files_is_the_same_bytes(tmp_path):
     (tmp_path / "b.txt").write_text("b")
     (tmp_path / "a.txt").write_text("a")
