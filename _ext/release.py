@@ -14,17 +14,28 @@ writes into dist/, each name with the version (minivlm.__version__):
 - SHA256SUMS: the checksum of each, as `sha256sum --check` reads them.
 
 Each zip holds one folder named like the zip, its files in a fixed order with the version's
-date as their time, so that the same build makes the same bytes.
+date as their time, so that the same build makes the same bytes. Each folder also holds
+what lets its files travel on their own: a README.txt that says what they are and how to
+open them, the licences (LICENSE for the code, LICENSE-TEXT for the text and figures) and
+CITATION.cff.
+
+The bundle is pinned to its version: the notebooks install the package, and the pages'
+Colab buttons open the notebooks, from the repository's tag v<version> instead of its main
+branch, which moves on. Publishing a version tags it (.github/workflows/release.yml).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import shutil
 import sys
+import textwrap
 import zipfile
 from pathlib import Path
+
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import edition  # noqa: E402  (_ext/edition.py: the version and its date)
@@ -32,17 +43,86 @@ import edition  # noqa: E402  (_ext/edition.py: the version and its date)
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
 NAME = "vlm-foundations"
+LEGAL = ["LICENSE", "LICENSE-TEXT", "CITATION.cff"]  # beside the files of every zip
+WHAT = {
+    "html": "The book as web pages that read offline, without a network: open index.html in "
+    "a browser.",
+    "students-html": "The students' edition of the book, without the solutions, as web pages "
+    "that read offline: open index.html in a browser.",
+    "notebooks": "The chapters as Jupyter notebooks, with the outputs of the book's run, for "
+    "Jupyter or Google Colab; students/ holds them without the solutions. A notebook's first "
+    "cell installs the book's package, minivlm, when it is not installed.",
+}
 
 
-def deterministic_zip(out: Path, folder: str, files: list[tuple[Path, str]], day) -> None:
-    """A zip of `files` (source, path inside `folder`), sorted, each dated `day`."""
+def tag() -> str:
+    """The git tag of this version, v<version>: what the bundle's links point at."""
+    return f"v{edition.edition()[0]}"
+
+
+def pin(text: str) -> str:
+    """`text` (a page or a notebook) with the package's install and the Colab links taken
+    from this version's tag rather than from the main branch."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repository = config["repository"]["url"].rstrip("/")
+    github = repository.removeprefix("https://github.com/")
+    branch = config["repository"]["branch"]
+    # the install, "minivlm[book] @ git+<repository>" + "#subdirectory=code", in a notebook's
+    # JSON (\") or a page's HTML (&quot;)
+    text = re.sub(
+        re.escape(f"git+{repository}") + r'(?=\\?"|&quot;|#)', f"git+{repository}@{tag()}", text
+    )
+    return text.replace(
+        f"colab.research.google.com/github/{github}/blob/{branch}/",
+        f"colab.research.google.com/github/{github}/blob/{tag()}/",
+    )
+
+
+def pinned(files: list[tuple[Path, str]]) -> list[tuple[Path | bytes, str]]:
+    """`files` with their pages and notebooks pinned to this version (`pin`)."""
+    return [
+        (pin(p.read_text(encoding="utf-8")).encode(), inside)
+        if p.suffix in (".html", ".ipynb")
+        else (p, inside)
+        for p, inside in files
+    ]
+
+
+def readme(suffix: str) -> bytes:
+    """README.txt of a zip: what it holds, the version, where the book lives, the licences."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    version, day = edition.edition()
+    licence, licence_url = edition.TEXT_LICENCE
+    lines = [
+        f"{config['title']}, version {version} of {edition.in_words(day)}",
+        "",
+        *textwrap.wrap(WHAT[suffix], 88),
+        "",
+        f"Online: {config['html']['baseurl']}",
+        f"Repository: {config['repository']['url']}, this version at its tag {tag()}",
+        "",
+        f"Text and figures: {licence} ({licence_url}), in LICENSE-TEXT.",
+        f"Code: the {edition.CODE_LICENCE} licence, in LICENSE.",
+        "To cite the book: CITATION.cff.",
+    ]
+    return "\n".join(lines).encode() + b"\n"
+
+
+def with_notes(files: list[tuple[Path | bytes, str]], suffix: str):
+    """`files` with the README.txt, the licences and the citation file beside them."""
+    return [*files, (readme(suffix), "README.txt"), *((ROOT / n, n) for n in LEGAL)]
+
+
+def deterministic_zip(out: Path, folder: str, files: list[tuple[Path | bytes, str]], day) -> None:
+    """A zip of `files` (a source file or its bytes, its path inside `folder`), sorted by
+    path, each dated `day`."""
     stamp = (day.year, day.month, day.day, 0, 0, 0)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         for source, inside in sorted(files, key=lambda f: f[1]):
             info = zipfile.ZipInfo(f"{folder}/{inside}", date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            z.writestr(info, source.read_bytes())
+            z.writestr(info, source if isinstance(source, bytes) else source.read_bytes())
 
 
 def tree(root: Path) -> list[tuple[Path, str]]:
@@ -81,12 +161,14 @@ def bundle(out: Path) -> list[Path]:
         ("students-html", BUILD / "students/_build/html"),
     ):
         path = out / f"{stem}-{suffix}.zip"
-        deterministic_zip(path, f"{stem}-{suffix}", built_site(root), day)
+        deterministic_zip(
+            path, f"{stem}-{suffix}", with_notes(pinned(built_site(root)), suffix), day
+        )
         written.append(path)
     notebooks = [(p, p.name) for p in sorted((ROOT / "chapters").glob("*.ipynb"))]
     notebooks += [(p, f"students/{name}") for p, name in tree(BUILD / "students" / "notebooks")]
     path = out / f"{stem}-notebooks.zip"
-    deterministic_zip(path, f"{stem}-notebooks", notebooks, day)
+    deterministic_zip(path, f"{stem}-notebooks", with_notes(pinned(notebooks), "notebooks"), day)
     written.append(path)
     pdf = BUILD / "pdf" / f"{NAME}.pdf"
     if not pdf.exists():

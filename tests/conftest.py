@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
-import shutil
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
+sys.path.insert(0, str(ROOT / "_ext"))
+import local_web  # noqa: E402  (_ext/local_web.py: Chromium, a local web server)
+
+
+def chromium_path() -> str:
+    try:
+        return local_web.chromium_path()
+    except FileNotFoundError as missing:
+        pytest.fail(str(missing))
 
 
 @pytest.fixture(scope="session")
 def assignments_built(tmp_path_factory) -> Path:
     """Every chapter's assignment, built as `make assignments` builds them, into a folder of
     its own: <folder>/<chapter>/{student,instructor}/<chapter>.ipynb and the autograder zip."""
-    sys.path.insert(0, str(ROOT / "_ext"))
     import assignments  # _ext/assignments.py
 
     out = tmp_path_factory.mktemp("assignments")
@@ -32,28 +35,11 @@ def assignments_built(tmp_path_factory) -> Path:
 # --- the built book in a browser: tests/test_browser.py and tests/test_accessibility.py ----
 
 
-def chromium_path() -> str:
-    for name in (os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser"):
-        path = name and shutil.which(name)
-        if path:
-            return path
-    pytest.fail("Chromium is missing: `make test` installs Debian's chromium, or set CHROMIUM")
-
-
 @pytest.fixture(scope="session")
 def server():
     """A local web server for _build, on a free port, for the whole test run."""
-    handler = functools.partial(_QuietHandler, directory=str(BUILD))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # pytest shows stderr of failures; keep it for those
-        pass
+    with local_web.serve(BUILD) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -92,6 +92,41 @@ def test_bibliography_renders_every_cited_key():
         )
 
 
+def reference_labels() -> dict[str, str]:
+    """key -> the label of its entry on the references page, without the brackets."""
+    entries = page(HTML, "references").select("div.citation")
+    return {e["id"]: e.select_one("span.label").get_text().strip("[]") for e in entries}
+
+
+def test_the_references_are_labelled_by_author_and_year_each_label_once():
+    labels = reference_labels()
+    assert labels["radford2021learning"] == "Radford et al., 2021"
+    assert labels["alpaydin1998optical"] == "Alpaydin and Kaynak, 1998"
+    assert labels["oord2018representation"] == "van den Oord et al., 2018"
+    # two works of the same authors and year, lettered in the order of their titles
+    assert (labels["li2023blip2"], labels["li2023evaluating"]) == (
+        "Li et al., 2023a",
+        "Li et al., 2023b",
+    )
+    assert len(set(labels.values())) == len(labels), "two works under one label"
+    # in the order of the labels, as a reader looks one up
+    order = [label.lower() for label in labels.values()]
+    assert order == sorted(order), [o for o, s in zip(order, sorted(order)) if o != s][:3]
+
+
+@pytest.mark.parametrize("name", [n for n in toc_files() if n.startswith("chapters/")])
+def test_each_citation_shows_the_label_of_the_work_it_links_to(name):
+    labels = reference_labels()
+    for a in page(HTML, name).select("a[href*='references.html#']"):
+        who, year = labels[a["href"].rpartition("#")[2]].rsplit(", ", 1)
+        text = " ".join(a.get_text().split())
+        # a textual citation, "Taori et al. [2020]", links its year only
+        said = text if not text.isdigit() else " ".join(a.parent.get_text().split())
+        surname = who.removesuffix(" et al.").split(" and ")[0].split()[-1]  # "van den Oord"
+        assert surname in said, (said, who)
+        assert re.search(rf"(?<!\d){year}(?![\da-z])", text), f"{text!r} is not {year}"
+
+
 @pytest.mark.parametrize("name", [n for n in toc_files() if n.startswith("chapters/")])
 def test_citations_link_to_the_bibliography(name):
     soup = page(HTML, name)
@@ -124,6 +159,18 @@ def test_students_build_has_exercises_and_no_solutions(name):
     assert not soup.select("div.solution"), f"{name}: the students' build still shows a solution"
     text = main_text(soup)
     assert "def my_" not in text, f"{name}: solution code leaked into the students' build"
+
+
+def test_each_intro_tells_its_readers_where_the_solutions_are():
+    """The book's intro points at the solutions, the Colab button and the PDF; the students'
+    intro, in a build that has none of them, says nothing of them."""
+    book, students = (" ".join(main_text(page(b, "intro")).split()) for b in (HTML, STUDENTS))
+    for phrase in ("drop-downs", "launch button", "one PDF", "make students"):
+        assert phrase in book, phrase
+        assert phrase not in students, f"the students' intro still says {phrase!r}"
+    assert "without solutions" in students and "your instructor" in students
+    assert not page(STUDENTS, "intro").select("a[href$='.pdf']"), "a link to the full PDF"
+    assert page(HTML, "intro").select("a[href$='.pdf']")
 
 
 def test_glued_numbers_are_rendered():
@@ -179,6 +226,28 @@ def test_instructors_page_describes_every_chapters_assignment():
             for hint in instructors.mistakes(checker):
                 shown = " ".join(re.sub(r"[*`]", "", hint).split())  # as Markdown renders it
                 assert shown in cells, (checker, hint)
+
+
+def test_instructors_page_gives_counts_and_times_in_words():
+    sys.path.insert(0, str(ROOT / "_ext"))
+    import instructors  # _ext/instructors.py
+
+    assert [instructors.duration(m) for m in (45, 60, 75, 120)] == [
+        "45 minutes",
+        "1 hour",
+        "1 hour 15 minutes",
+        "2 hours",
+    ]
+    assert instructors.questions(0, 4, 0, 40) == "4 questions, graded by hand (40 points)"
+    assert instructors.questions(1, 0, 1, 0) == "1 question, graded by the autograder (1 point)"
+    assert instructors.questions(3, 2, 30, 20) == (
+        "5 questions: 3 graded by the autograder (30 points), 2 by hand (20 points)"
+    )
+    text = main_text(page(HTML, "instructors"))
+    assert not re.search(r"\b0 (graded|by hand)|\d\.\d hours", text)
+    assert len(re.findall(r"\d+ questions?[,:] ", text)) == len(
+        list((ROOT / "chapters").glob("*.md"))
+    )
 
 
 def test_the_students_build_has_no_instructors_page():

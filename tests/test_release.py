@@ -7,15 +7,13 @@ offline book, unzipped elsewhere and read in the browser with the network off.
 from __future__ import annotations
 
 import datetime
-import functools
 import hashlib
-import http.server
 import sys
-import threading
 import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 from test_browser import BROKEN_IMAGES, Visit, visible_text
 
 import minivlm
@@ -31,6 +29,7 @@ FILES = [
     "SHA256SUMS",
 ]
 sys.path.insert(0, str(ROOT / "_ext"))
+import local_web  # noqa: E402  (_ext/local_web.py: a local web server)
 import release  # noqa: E402  (_ext/release.py)
 
 
@@ -55,12 +54,47 @@ def test_each_zip_unpacks_into_one_folder_of_its_name(suffix):
         names = z.namelist()
     assert {n.split("/")[0] for n in names} == {f"{STEM}-{suffix}"}
     inside = {n.split("/", 1)[1] for n in names}
+    notes = {"README.txt", "LICENSE", "LICENSE-TEXT", "CITATION.cff"}
+    assert notes <= inside, f"what lets the files travel on their own: {notes - inside}"
     if suffix == "notebooks":
         chapters = {p.name for p in (ROOT / "chapters").glob("*.ipynb")}
-        assert inside == chapters | {f"students/{c}" for c in chapters}
+        assert inside == chapters | {f"students/{c}" for c in chapters} | notes
     else:
         assert {"index.html", "intro.html", "chapters/clip.html"} <= inside
         assert ("instructors.html" in inside) == (suffix == "html")
+
+
+@pytest.mark.parametrize("suffix", ["html", "students-html", "notebooks"])
+def test_each_zip_says_what_it_holds_its_version_and_its_licences(suffix):
+    with zipfile.ZipFile(dist(f"{STEM}-{suffix}.zip")) as z:
+        readme = z.read(f"{STEM}-{suffix}/README.txt").decode()
+        for name in ("LICENSE", "LICENSE-TEXT", "CITATION.cff"):
+            assert z.read(f"{STEM}-{suffix}/{name}") == (ROOT / name).read_bytes(), name
+    assert f"version {minivlm.__version__} of " in readme.splitlines()[0]
+    for phrase in ("CC BY-SA 4.0", "MIT", "LICENSE-TEXT", "CITATION.cff", "Repository: https://"):
+        assert phrase in readme, phrase
+    assert ("index.html" in readme) == (suffix != "notebooks")
+    assert ("without the solutions" in readme) == (suffix != "html")
+
+
+def test_the_bundle_installs_and_opens_this_versions_tag_not_the_main_branch():
+    repository = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    github = repository.removeprefix("https://github.com/")
+    tag = f"v{minivlm.__version__}"
+    with zipfile.ZipFile(dist(f"{STEM}-html.zip")) as z:
+        page = z.read(f"{STEM}-html/chapters/clip.html").decode()
+    assert f"colab.research.google.com/github/{github}/blob/{tag}/chapters/clip.ipynb" in page
+    assert f'git+{repository}@{tag}"' in page  # the install cell, as Pygments writes it
+    assert "/blob/main/chapters/" not in page and f'git+{repository}"' not in page
+    with zipfile.ZipFile(dist(f"{STEM}-notebooks.zip")) as z:
+        for name in z.namelist():
+            if name.endswith(".ipynb"):
+                source = z.read(name).decode()
+                assert f'git+{repository}@{tag}\\"' in source, name
+                assert f'git+{repository}\\"' not in source, name
+    # what is pinned, and only that
+    assert release.pin(f'"x @ git+{repository}"') == f'"x @ git+{repository}@{tag}"'
+    assert release.pin(f"git+{repository}.git") == f"git+{repository}.git"
 
 
 def test_the_students_zip_holds_no_solution():
@@ -94,15 +128,8 @@ def unzipped(tmp_path_factory):
     with zipfile.ZipFile(dist(f"{STEM}-html.zip")) as z:
         z.extractall(folder)
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(Quiet, directory=str(folder / f"{STEM}-html"))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with local_web.serve(folder / f"{STEM}-html") as url:
+        yield url
 
 
 @pytest.mark.parametrize("rel", ["intro.html", "chapters/attention.html", "references.html"])

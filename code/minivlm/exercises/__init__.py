@@ -12,6 +12,7 @@ the solution is right. The calling, comparing and naming of mistakes is one harn
 - clip: check_patchify, check_recall_at_k
 - llava: check_llava_labels, check_conversation_labels
 - challenges: check_modality_gap, check_winoground, check_int8_quantize
+- summary: check_image_cost
 
 quick_check(checker, fn) runs fn on a checker's first case and looks only at the kind of its
 answer (an assignment's public test); own_work(checker, fn) refuses a function that calls the
@@ -26,6 +27,7 @@ from .clip import check_patchify, check_recall_at_k
 from .cnn import check_conv2d, check_max_pool2d, check_receptive_field
 from .evolution import check_info_nce, check_next_token_loss
 from .llava import check_conversation_labels, check_llava_labels
+from .summary import check_image_cost
 
 __all__ = [
     "CheckResult",
@@ -33,6 +35,7 @@ __all__ = [
     "check_causal_mask",
     "check_conv2d",
     "check_conversation_labels",
+    "check_image_cost",
     "check_info_nce",
     "check_int8_quantize",
     "check_llava_labels",
