@@ -2,6 +2,9 @@
 # Both create the virtual environment .venv when it is missing and install into it.
 
 PYTHON ?= python3
+# the builds and the tests never download a checkpoint, even where there is a network: the
+# cells that load real checkpoints (for Colab) skip themselves (minivlm.hub.online)
+export HF_HUB_OFFLINE := 1
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed

@@ -500,7 +500,10 @@ def install_source(chapter: Chapter) -> str:
     if not match:
         raise ValueError(f"{chapter.md.name}: no install source in its first code cell")
     url, subdirectory = match.group(1), match.group(2)
-    return f"{url}@{commit()}{subdirectory}" if commit() else url + subdirectory
+    if not commit():
+        return url + subdirectory
+    url = re.sub(r"(git\+https://[^@]+)@[^@]+$", r"\1", url)  # the commit, not the chapter's ref
+    return f"{url}@{commit()}{subdirectory}"
 
 
 def setup_cell(chapter: Chapter) -> nbformat.NotebookNode:

@@ -9,7 +9,8 @@ _ext/notebooks.py.
 For the pages, as MyST substitutions:
 - {{ version }}, {{ date }}: "2026.11", "30 November 2026";
 - {{ repository }}: the repository's address;
-- {{ install }}: the pip command that installs the package from the repository;
+- {{ install }}: the pip command that installs this version of the package from the
+  repository (`install_ref`);
 - {{ citation }}: the book's citation in words;
 - {{ pdf }}: a link to the book's PDF where the book is published.
 
@@ -52,8 +53,15 @@ def in_words(day: datetime.date) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
-def install_command(repository: str) -> str:
-    return f'pip install "minivlm[book] @ git+{repository}#subdirectory=code"'
+def install_ref(version: str, branch: str = "main") -> str:
+    """The git ref from which this version's notebooks and install command take the package:
+    the version's tag, v2026.11, or for a version in development (2026.12.dev0), which has no
+    tag yet, the repository's branch."""
+    return branch if ".dev" in version else f"v{version}"
+
+
+def install_command(repository: str, ref: str) -> str:
+    return f'pip install "minivlm[book] @ git+{repository}@{ref}#subdirectory=code"'
 
 
 def add_edition(app, config) -> None:
@@ -63,6 +71,7 @@ def add_edition(app, config) -> None:
     repository = theme.get("repository_url", "").rstrip("/")
     if not repository:
         raise ValueError("_config.yml must give the repository's address as repository.url")
+    branch = theme.get("repository_branch") or "main"
     title = config.html_title or config.project
     citation = (
         f"{config.author}, *{title}*, version {version}, {in_words(day)}, "
@@ -73,7 +82,7 @@ def add_edition(app, config) -> None:
         "version": version,
         "date": in_words(day),
         "repository": f"<{repository}>",
-        "install": f"`{install_command(repository)}`",
+        "install": f"`{install_command(repository, install_ref(version, branch))}`",
         "citation": citation,
         "pdf": f"[{PDF}]({(config.html_baseurl or repository).rstrip('/')}/{PDF})",
     }

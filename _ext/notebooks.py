@@ -45,6 +45,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bibliography  # noqa: E402  (_ext/bibliography.py: the author-year labels)
+import edition  # noqa: E402  (_ext/edition.py: the version, the ref its install takes)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,14 +108,21 @@ def repository() -> str:
     return url.rstrip("/")
 
 
-# the package as the first cell of every chapter installs it, from the repository's code/
-INSTALL = re.compile(r'"minivlm\[book\] @ git\+(?P<url>[^"#]+)"')
+# the package as the first cell of every chapter installs it, from the repository's code/ at
+# a git ref: "minivlm[book] @ git+<url>@<ref>" then "#subdirectory=code"
+INSTALL = re.compile(r'"minivlm\[book\] @ git\+(?P<url>[^"#@]+)(?:@(?P<ref>[^"#@]+))?"')
+
+
+def install_ref() -> str:
+    """This version's tag, or the branch while the version is in development."""
+    branch = config().get("repository", {}).get("branch", "main")
+    return edition.install_ref(edition.edition()[0], branch)
 
 
 def follow_repository(source: str) -> str:
     """`source`, a chapter's Markdown or a cell, with the package installed from the
-    repository that _config.yml names."""
-    return INSTALL.sub(f'"minivlm[book] @ git+{repository()}"', source)
+    repository that _config.yml names, at this version's tag (`install_ref`)."""
+    return INSTALL.sub(f'"minivlm[book] @ git+{repository()}@{install_ref()}"', source)
 
 
 @lru_cache

@@ -102,9 +102,15 @@ a { text-decoration: none; }
 .pdf-title { text-align: center; padding-top: 30%%; }
 .pdf-colophon { break-before: page; padding-top: 80%%; font-size: 9pt; }
 .pdf-colophon p { margin: 0.5em 0; }
-.pdf-colophon a { white-space: nowrap; }  /* an address broken at a hyphen misreads */
+/* an address broken at one of its hyphens misreads: addresses shown as text are kept whole */
+a.pdf-address, .pdf-front a { white-space: nowrap; }
+/* the instructors' tables: the mistakes the checkers name get the room */
+.assignment-overview table { width: 100%%; table-layout: fixed; }
+.assignment-overview th:nth-child(1) { width: 30%%; }
+.assignment-overview th:nth-child(2) { width: 19%%; }
+.assignment-overview th:nth-child(3), .assignment-overview th:nth-child(4) { width: 8%%; }
 .pdf-title .book { font-size: 30pt; font-weight: 600; margin-bottom: 0.3em; }
-.pdf-title .subtitle { font-size: 14pt; margin-bottom: 3em; }
+.pdf-title .subtitle { font-size: 14pt; margin-bottom: 3em; text-wrap: balance; }
 .pdf-title p { margin: 0.4em 0; }
 .pdf-contents .h1like { font-size: 20pt; font-weight: 600; margin-bottom: 0.6em; }
 .pdf-contents ol { list-style: none; padding-left: 0; }
@@ -136,7 +142,7 @@ PAGE_CSS = """
 # Only lines long enough to wrap carry it: longer than LONG characters, well under the 96
 # that every code block holds in print (measured at the page's 658-pixel width).
 LONG = 60
-SPLIT = 20  # an output of more lines may be split across pages
+SPLIT = 8  # an output of more lines may be split across pages
 MARK_ROWS = 40  # the rows of one line that can show the mark; a longer line shows 40
 
 
@@ -166,7 +172,7 @@ def code_css() -> str:
     return f"""
 main pre {{ background: #f6f8fa !important; }}
 main div.highlight {{ background: #f6f8fa !important; }}
-.pdf-line {{ display: block; padding-left: 1.6em; text-indent: -1.6em; }}
+.pdf-line {{ display: block; padding-left: 1.6em; text-indent: -1.6em; min-height: 1lh; }}
 .pdf-line.pdf-long {{
   background: url("{continuation_marks()}") 0.2em 0 / 1.2em {MARK_ROWS}lh no-repeat;
 }}
@@ -208,7 +214,6 @@ LINES = r"""([long, split]) => {
       line.className = 'pdf-line';
       line.append(...pieces);
       if (line.textContent.length > long) line.classList.add('pdf-long');
-      if (!pieces.length) line.append('\u200b');  // an empty line keeps its height
       return line;
     }));
   }
@@ -298,8 +303,9 @@ def colophon(chromium: str) -> str:
         f'<a href="{baseurl}/">{baseurl}/</a>.',
         "Corrections are listed, version by version, on the errata page at the end of the "
         f'book and at <a href="{baseurl}/errata.html">{baseurl}/errata.html</a>.',
-        "Every number, table and figure in the book was computed by the code beside it when "
-        "the book was built. This PDF prints that build: Jupyter Book "
+        "The numbers in the text were computed by the code beside them when the book was "
+        "built, or are cited, and the figures were drawn by that code. This PDF prints that "
+        "build: Jupyter Book "
         f"{installed('jupyter-book')} made it one page, MathJax typeset its equations, and "
         f"Chromium {html.escape(chromium)} printed it.",
     ]
@@ -387,6 +393,10 @@ def prepare(page, url: str, title: str, version: str) -> list[dict]:
     page.add_style_tag(content=code_css())
     page.evaluate(PROGRESS)
     page.evaluate(LINES, [LONG, SPLIT])
+    page.evaluate(
+        "() => document.querySelectorAll('a[href^=\"http\"]').forEach(a =>"
+        " a.textContent.trim().startsWith('http') && a.classList.add('pdf-address'))"
+    )
     page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
     page.evaluate(
         "() => Promise.all([...document.images].map(i => i.complete ? null :"
@@ -443,6 +453,8 @@ def finish(pdf: Path, contents: list[dict], pages: dict[str, int]) -> None:
         else:
             writer.add_outline_item(title=entry["text"], page_number=page, parent=chapter)
     writer.page_mode = "/UseOutlines"
+    # Chromium's own bookmarks, replaced above, would stay in the file unreferenced
+    writer.compress_identical_objects(remove_duplicates=False, remove_unreferenced=True)
     licence, _ = edition.TEXT_LICENCE
     writer.add_metadata(
         {
@@ -451,6 +463,7 @@ def finish(pdf: Path, contents: list[dict], pages: dict[str, int]) -> None:
             "/Subject": f"version {version}, {edition.in_words(day)}",
             "/Keywords": "vision-language models, transformers, attention, CLIP, LLaVA",
             "/Rights": f"Text and figures: {licence}. Code: {edition.CODE_LICENCE}.",
+            "/Creator": "Jupyter Book (single-page build), printed by Chromium",
         }
     )
     with open(pdf, "wb") as f:

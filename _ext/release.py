@@ -19,16 +19,17 @@ what lets its files travel on their own: a README.txt that says what they are an
 open them, the licences (LICENSE for the code, LICENSE-TEXT for the text and figures) and
 CITATION.cff.
 
-The bundle is pinned to its version: the notebooks install the package, and the pages'
-Colab buttons open the notebooks, from the repository's tag v<version> instead of its main
-branch, which moves on. Publishing a version tags it (.github/workflows/release.yml).
+The bundle is pinned to its version: the notebooks install the package from the
+repository's tag v<version> (their install cell says so, as `make prose` writes it), and the
+pages' Colab buttons open the notebooks at that tag rather than on the main branch, which
+moves on. Publishing a version tags it (.github/workflows/release.yml). A version in
+development (2026.12.dev0) has no tag: its bundle points at the branch.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import re
 import shutil
 import sys
 import textwrap
@@ -44,6 +45,12 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
 NAME = "vlm-foundations"
 LEGAL = ["LICENSE", "LICENSE-TEXT", "CITATION.cff"]  # beside the files of every zip
+OTHERS = (
+    "Material from others keeps its own terms: the photograph of Grace Hopper, a US Navy "
+    "photograph in the public domain (matplotlib's sample data), and the handwritten digits, "
+    "the UCI repository's Optical Recognition of Handwritten Digits (Alpaydin and Kaynak, "
+    "1998), in scikit-learn's copy."
+)
 WHAT = {
     "html": "The book as web pages that read offline, without a network: open index.html in "
     "a browser.",
@@ -55,26 +62,23 @@ WHAT = {
 }
 
 
-def tag() -> str:
-    """The git tag of this version, v<version>: what the bundle's links point at."""
-    return f"v{edition.edition()[0]}"
+def ref() -> str:
+    """Where this version lives in the repository: its tag v<version>, or the branch for a
+    version in development, which has no tag (edition.install_ref)."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    return edition.install_ref(edition.edition()[0], config["repository"]["branch"])
 
 
 def pin(text: str) -> str:
-    """`text` (a page or a notebook) with the package's install and the Colab links taken
-    from this version's tag rather than from the main branch."""
+    """`text` (a page) with its Colab links opening the notebooks at this version's tag
+    rather than on the branch, which moves on. (The notebooks' install cell names the tag
+    already: `make prose` writes it.)"""
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    repository = config["repository"]["url"].rstrip("/")
-    github = repository.removeprefix("https://github.com/")
+    github = config["repository"]["url"].rstrip("/").removeprefix("https://github.com/")
     branch = config["repository"]["branch"]
-    # the install, "minivlm[book] @ git+<repository>" + "#subdirectory=code", in a notebook's
-    # JSON (\") or a page's HTML (&quot;)
-    text = re.sub(
-        re.escape(f"git+{repository}") + r'(?=\\?"|&quot;|#)', f"git+{repository}@{tag()}", text
-    )
     return text.replace(
         f"colab.research.google.com/github/{github}/blob/{branch}/",
-        f"colab.research.google.com/github/{github}/blob/{tag()}/",
+        f"colab.research.google.com/github/{github}/blob/{ref()}/",
     )
 
 
@@ -82,10 +86,27 @@ def pinned(files: list[tuple[Path, str]]) -> list[tuple[Path | bytes, str]]:
     """`files` with their pages and notebooks pinned to this version (`pin`)."""
     return [
         (pin(p.read_text(encoding="utf-8")).encode(), inside)
-        if p.suffix in (".html", ".ipynb")
+        if p.suffix == ".html"
         else (p, inside)
         for p, inside in files
     ]
+
+
+def pinned_pdf(source: Path, out: Path) -> Path:
+    """The PDF with its links pinned as the pages' are (`pin`): the instructors' pages link
+    each chapter's notebook in Colab."""
+    from pypdf import PdfWriter
+    from pypdf.generic import NameObject, TextStringObject
+
+    writer = PdfWriter(clone_from=str(source))
+    for page in writer.pages:
+        for annotation in page.get("/Annots", []):
+            action = annotation.get_object().get("/A")
+            if action is not None and "/URI" in action:
+                action[NameObject("/URI")] = TextStringObject(pin(str(action["/URI"])))
+    with open(out, "wb") as f:
+        writer.write(f)
+    return out
 
 
 def readme(suffix: str) -> bytes:
@@ -99,10 +120,11 @@ def readme(suffix: str) -> bytes:
         *textwrap.wrap(WHAT[suffix], 88),
         "",
         f"Online: {config['html']['baseurl']}",
-        f"Repository: {config['repository']['url']}, this version at its tag {tag()}",
+        f"Repository: {config['repository']['url']}, this version at {ref()}",
         "",
         f"Text and figures: {licence} ({licence_url}), in LICENSE-TEXT.",
         f"Code: the {edition.CODE_LICENCE} licence, in LICENSE.",
+        *textwrap.wrap(OTHERS, 88),
         "To cite the book: CITATION.cff.",
     ]
     return "\n".join(lines).encode() + b"\n"
@@ -173,7 +195,7 @@ def bundle(out: Path) -> list[Path]:
     pdf = BUILD / "pdf" / f"{NAME}.pdf"
     if not pdf.exists():
         raise SystemExit(f"{pdf.relative_to(ROOT)} is missing: `make pdf` writes it")
-    written.append(Path(shutil.copy2(pdf, out / f"{stem}.pdf")))
+    written.append(pinned_pdf(pdf, out / f"{stem}.pdf"))
     sums = out / "SHA256SUMS"
     sums.write_text("".join(f"{sha256(p)}  {p.name}\n" for p in written))
     return [*written, sums]

@@ -69,8 +69,8 @@ def built_pages(build: str) -> list[Path]:
 def test_the_version_is_calendar_versioning_of_its_own_date():
     version, day = edition.edition()
     assert (version, day.isoformat()) == (minivlm.__version__, minivlm.__date__)
-    match = re.fullmatch(r"(\d{4})\.(1[0-2]|[1-9])(\.[1-9]\d*)?", version)
-    assert match, f"{version!r} is not year.month or year.month.correction"
+    match = re.fullmatch(r"(\d{4})\.(1[0-2]|[1-9])(\.[1-9]\d*)?(\.dev\d+)?", version)
+    assert match, f"{version!r} is not year.month or year.month.correction (.devN in development)"
     assert (int(match[1]), int(match[2])) == (day.year, day.month), (version, day)
 
 
@@ -82,8 +82,17 @@ def test_the_edition_reader_names_what_is_missing(tmp_path):
     assert edition.in_words(datetime.date(2026, 3, 1)) == "1 March 2026"
 
 
+def test_citation_cff_gives_the_books_title_and_author_as_the_pages_cite_them():
+    for cited in (CITATION, CITATION["preferred-citation"]):
+        assert cited["title"] == CONFIG["title"]
+        assert cited["authors"] == [{"name": CONFIG["author"]}]
+
+
 def test_citation_cff_and_the_errata_page_give_the_packages_version_and_date():
     version, day = minivlm.__version__, minivlm.__date__
+    if ".dev" in version:  # in development: the citation and the errata stay at the last one
+        assert ".dev" not in CITATION["version"]
+        pytest.skip(f"{version} is in development: CITATION.cff cites {CITATION['version']}")
     assert CITATION["version"] == version and CITATION["date-released"] == day
     preferred = CITATION["preferred-citation"]
     assert preferred["edition"] == version
@@ -130,18 +139,31 @@ def test_every_chapter_and_its_notebook_install_from_the_configured_repository(m
     installs = notebooks.INSTALL.findall(md.read_text())
     committed = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
     installs += [
-        url
+        found
         for c in committed.cells
         if c.cell_type == "code"
-        for url in notebooks.INSTALL.findall(c.source)
+        for found in notebooks.INSTALL.findall(c.source)
     ]
-    assert installs == [REPOSITORY, REPOSITORY], installs
+    # at this version's tag: a notebook of version 2026.11 installs the package of 2026.11
+    assert installs == [(REPOSITORY, notebooks.install_ref())] * 2, installs
 
 
 def test_a_chapter_is_pointed_at_a_moved_repository():
-    elsewhere = '"minivlm[book] @ git+https://github.com/someone/a-fork"\n"#subdirectory=code"'
-    followed = notebooks.follow_repository(elsewhere)
-    assert followed == f'"minivlm[book] @ git+{REPOSITORY}"\n"#subdirectory=code"'
+    ref = notebooks.install_ref()
+    for elsewhere in (
+        '"minivlm[book] @ git+https://github.com/someone/a-fork"\n"#subdirectory=code"',
+        '"minivlm[book] @ git+https://github.com/someone/a-fork@v2025.1"\n"#subdirectory=code"',
+    ):
+        followed = notebooks.follow_repository(elsewhere)
+        assert followed == f'"minivlm[book] @ git+{REPOSITORY}@{ref}"\n"#subdirectory=code"'
+
+
+def test_a_version_installs_from_its_tag_and_a_version_in_development_from_the_branch():
+    assert edition.install_ref("2026.11") == "v2026.11"
+    assert edition.install_ref("2026.11.1", "main") == "v2026.11.1"
+    assert edition.install_ref("2026.12.dev0", "main") == "main"
+    assert edition.install_ref("2026.12.dev3", "trunk") == "trunk"
+    assert notebooks.install_ref() == edition.install_ref(minivlm.__version__)
 
 
 @pytest.mark.parametrize("build", BUILDS)
@@ -191,7 +213,8 @@ def test_the_intro_says_how_to_cite_the_book():
     version, day = edition.edition()
     assert f"VLM Foundations, version {version}, {edition.in_words(day)}" in quote, quote
     assert CONFIG["html"]["baseurl"] in quote
-    assert edition.install_command(REPOSITORY) in section.get_text()
+    ref = edition.install_ref(version)
+    assert edition.install_command(REPOSITORY, ref) in " ".join(section.get_text().split())
 
 
 def test_the_licence_files_are_those_the_pages_name():

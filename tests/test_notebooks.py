@@ -17,7 +17,11 @@ import notebooks  # noqa: E402  (_ext/notebooks.py, the generator)
 
 CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
 # the package from the repository's code/, the repository as _config.yml names it
-INSTALL_SOURCE = f'"minivlm[book] @ git+{notebooks.repository()}"\n        "#subdirectory=code"'
+# at this version's tag (or the branch while the version is in development)
+INSTALL_SOURCE = (
+    f'"minivlm[book] @ git+{notebooks.repository()}@{notebooks.install_ref()}"\n'
+    '        "#subdirectory=code"'
+)
 
 # MyST that a plain Jupyter front end shows raw: roles, directives, targets, options
 MYST = [
@@ -173,7 +177,8 @@ def test_first_cell_installs_the_package_only_when_missing(md):
     first = next(c for c in jupytext.read(md).cells if c.cell_type == "code").source
     assert "import minivlm" in first and "except ImportError" in first
     assert INSTALL_SOURCE in first, (
-        "the first cell must install minivlm from the repository's code/ folder"
+        "the first cell must install minivlm from the repository's code/ folder, at the "
+        "version's tag"
     )
     assert "torch" not in first.replace("PyTorch", ""), (
         "the first cell must never (re)install torch"

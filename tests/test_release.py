@@ -80,21 +80,34 @@ def test_each_zip_says_what_it_holds_its_version_and_its_licences(suffix):
 def test_the_bundle_installs_and_opens_this_versions_tag_not_the_main_branch():
     repository = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     github = repository.removeprefix("https://github.com/")
-    tag = f"v{minivlm.__version__}"
+    tag = release.ref()
+    assert tag == f"v{minivlm.__version__}"  # a published version, not one in development
     with zipfile.ZipFile(dist(f"{STEM}-html.zip")) as z:
         page = z.read(f"{STEM}-html/chapters/clip.html").decode()
     assert f"colab.research.google.com/github/{github}/blob/{tag}/chapters/clip.ipynb" in page
     assert f'git+{repository}@{tag}"' in page  # the install cell, as Pygments writes it
-    assert "/blob/main/chapters/" not in page and f'git+{repository}"' not in page
+    assert "/blob/main/chapters/" not in page
     with zipfile.ZipFile(dist(f"{STEM}-notebooks.zip")) as z:
-        for name in z.namelist():
-            if name.endswith(".ipynb"):
-                source = z.read(name).decode()
-                assert f'git+{repository}@{tag}\\"' in source, name
-                assert f'git+{repository}\\"' not in source, name
-    # what is pinned, and only that
-    assert release.pin(f'"x @ git+{repository}"') == f'"x @ git+{repository}@{tag}"'
-    assert release.pin(f"git+{repository}.git") == f"git+{repository}.git"
+        notebooks = [n for n in z.namelist() if n.endswith(".ipynb")]
+        assert len(notebooks) == 2 * len(list((ROOT / "chapters").glob("*.ipynb")))
+        for name in notebooks:
+            source = z.read(name).decode()
+            assert f'git+{repository}@{tag}\\"' in source, name
+    # and the PDF's: the instructors' pages link each chapter's notebook in Colab
+    from pypdf import PdfReader
+
+    uris = [
+        str(a.get_object()["/A"]["/URI"])
+        for page in PdfReader(dist(f"{STEM}.pdf")).pages
+        for a in page.get("/Annots", [])
+        if "/URI" in a.get_object().get("/A", {})
+    ]
+    colab = [u for u in uris if "colab.research.google.com" in u]
+    assert colab and all(f"/blob/{tag}/" in u for u in colab), colab
+    # pin moves the Colab links and nothing else
+    link = f"https://colab.research.google.com/github/{github}/blob/main/chapters/x.ipynb"
+    assert release.pin(link) == link.replace("/blob/main/", f"/blob/{tag}/")
+    assert release.pin(f'"x @ git+{repository}@main"') == f'"x @ git+{repository}@main"'
 
 
 def test_the_students_zip_holds_no_solution():

@@ -1,4 +1,4 @@
-"""The GitHub workflows: `make test` on every push and pull request; the tested book published
+"""The GitHub workflows: `make test` on every push to main and every pull request; the tested book published
 on GitHub Pages from main once its tests pass; a GitHub Release with the bundle for every
 version's tag. actionlint checks them (its syntax, expression and action-input rules), and
 the tests below what actionlint does not: every action pinned to a release's commit, each

@@ -33,6 +33,16 @@ def test_check_image_cost_accepts_the_package(capsys):
     )
 
 
+def test_check_image_cost_accepts_numpy_and_torch_whole_numbers(capsys):
+    import numpy as np
+    import torch
+
+    _passes(capsys, exercises.check_image_cost(lambda *a: tuple(map(np.int64, package_cost(*a)))))
+    _passes(
+        capsys, exercises.check_image_cost(lambda *a: tuple(map(torch.tensor, package_cost(*a))))
+    )
+
+
 def test_llava_15_gives_576_tokens():
     assert package_cost(336, 14, 4096) == (576, 4 * 576**2 * 4096)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
 import operator
 from collections.abc import Callable
 from functools import partial
+
+import torch
 
 from ..vit import ViTConfig
 from ._harness import Case, CheckResult, Mistakes, Wrong, diagnose, pair_in, references, run
@@ -38,8 +41,11 @@ def _cost_mistakes(size: int, P: int, d: int) -> Mistakes:
     return {
         "N is the number of patches along one side: a square image of side H has "
         "(H/P) x (H/P) patches": (side, 4 * side * side * d),
-        "the class token is counted: the language model reads the N patch tokens only "
-        "(LLaVA drops the class token's output)": (N + 1, 4 * (N + 1) ** 2 * d),
+        "the class token is counted: N counts the patch tokens only, the tokens that LLaVA "
+        "hands its language model (it drops the class token's output)": (
+            N + 1,
+            4 * (N + 1) ** 2 * d,
+        ),
         "2 N^2 d counts one of the two products, or a multiply-add as one operation: Q K^T "
         "and A V cost 2 N^2 d each": (N, 2 * N * N * d),
         "N^2 d leaves out the factor 4: two products, each a multiply-add (two operations) "
@@ -47,17 +53,25 @@ def _cost_mistakes(size: int, P: int, d: int) -> Mistakes:
     }
 
 
+def _whole(value, what: str, name: str) -> int:
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise Wrong(f"{name}: {what} should be a whole number, got {value!r}")
+    return int(value)
+
+
 def _compare_cost(image: str, name: str, got, expected: tuple, mistakes: Mistakes) -> None:
-    """got should be a pair of whole numbers; messages name the image."""
-    tokens, flops = pair_in(got, name, "(N, flops)")
-    for value, what in ((tokens, "N"), (flops, "flops")):
-        if isinstance(value, float) and value.is_integer():
-            continue
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise Wrong(f"{name}: {what} should be a whole number, got {value!r}")
+    """got should be a pair of whole numbers (Python's, NumPy's, one-element tensors, or
+    floats with nothing after the point); messages name the image."""
+    got = tuple(
+        _whole(value, what, name)
+        for value, what in zip(pair_in(got, name, "(N, flops)"), ("N", "flops"))
+    )
     said = (
-        f"{image}: got N = {tokens:g} and {flops:.4g} flops, expected {expected[0]} and "
+        f"{image}: got N = {got[0]} and {got[1]:.4g} flops, expected {expected[0]} and "
         f"{expected[1]:.4g}"
     )
-    got = (int(tokens), int(flops))
     diagnose(said, got, expected, mistakes, operator.eq, lambda: said)
