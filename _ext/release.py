@@ -29,6 +29,7 @@ development (2026.12.dev0) has no tag: its bundle points at the branch.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import shutil
 import sys
@@ -62,10 +63,17 @@ WHAT = {
 }
 
 
+@functools.cache
+def book_config() -> dict:
+    """_config.yml, read once: every page of both builds is pinned with it."""
+    return yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+@functools.cache
 def ref() -> str:
     """Where this version lives in the repository: its tag v<version>, or the branch for a
     version in development, which has no tag (edition.install_ref)."""
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config = book_config()
     return edition.install_ref(edition.edition()[0], config["repository"]["branch"])
 
 
@@ -73,7 +81,7 @@ def pin(text: str) -> str:
     """`text` (a page) with its Colab links opening the notebooks at this version's tag
     rather than on the branch, which moves on. (The notebooks' install cell names the tag
     already: `make prose` writes it.)"""
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config = book_config()
     github = config["repository"]["url"].rstrip("/").removeprefix("https://github.com/")
     branch = config["repository"]["branch"]
     return text.replace(
@@ -111,7 +119,7 @@ def pinned_pdf(source: Path, out: Path) -> Path:
 
 def readme(suffix: str) -> bytes:
     """README.txt of a zip: what it holds, the version, where the book lives, the licences."""
-    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config = book_config()
     version, day = edition.edition()
     licence, licence_url = edition.TEXT_LICENCE
     lines = [
