@@ -41,6 +41,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import edition  # noqa: E402  (_ext/edition.py: the version and its date)
+import notebooks  # noqa: E402  (_ext/notebooks.py: the ref the notebooks install from)
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "_build"
@@ -72,9 +73,8 @@ def book_config() -> dict:
 @functools.cache
 def ref() -> str:
     """Where this version lives in the repository: its tag v<version>, or the branch for a
-    version in development, which has no tag (edition.install_ref)."""
-    config = book_config()
-    return edition.install_ref(edition.edition()[0], config["repository"]["branch"])
+    version in development, which has no tag; the ref the notebooks' install cell names."""
+    return notebooks.install_ref()
 
 
 def pin(text: str) -> str:
